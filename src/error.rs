@@ -1,0 +1,52 @@
+//! One error type for the crate. Input errors name the file and, where it applies, the row and
+//! column, so a user can find the bad cell; `exit_code` maps them to the CLI's exit status.
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A malformed cell or line in an input file (1-based row and column, as an editor shows them).
+    #[error("{path}: row {row}, column {col}: {msg}")]
+    Cell { path: PathBuf, row: usize, col: usize, msg: String },
+    /// A whole-file problem: wrong dtype, rank, shape, missing data.
+    #[error("{path}: {msg}")]
+    Input { path: PathBuf, msg: String },
+    /// Arguments that cannot work together (dimensions, options).
+    #[error("{0}")]
+    Usage(String),
+    /// A saved model that is corrupted, truncated or of another format version.
+    #[error("model {path}: {msg}")]
+    Model { path: PathBuf, msg: String },
+    /// Training produced a non-finite loss: nothing is saved.
+    #[error("fit diverged at epoch {epoch}: {msg}")]
+    Diverged { epoch: usize, msg: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+    pub fn input(path: &Path, msg: impl Into<String>) -> Self {
+        Error::Input { path: path.to_path_buf(), msg: msg.into() }
+    }
+    pub fn cell(path: &Path, row: usize, col: usize, msg: impl Into<String>) -> Self {
+        Error::Cell { path: path.to_path_buf(), row, col, msg: msg.into() }
+    }
+    pub fn model(path: &Path, msg: impl Into<String>) -> Self {
+        Error::Model { path: path.to_path_buf(), msg: msg.into() }
+    }
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error::Usage(msg.into())
+    }
+
+    /// 2 for anything the user handed us (files, arguments, models); 1 for failures of the fit.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Diverged { .. } => 1,
+            _ => 2,
+        }
+    }
+}

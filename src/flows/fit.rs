@@ -1,0 +1,43 @@
+//! Exact maximum-likelihood fitting of a flow: minimise the mean negative log-density.
+use super::{Flow, FlowConfig, Standardize};
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::tensor::{self, DType, Tensor};
+use crate::train::{self, Objective, TrainConfig, TrainReport};
+use rand_chacha::ChaCha8Rng;
+
+struct FlowNll<'a> {
+    flow: &'a Flow,
+    x: &'a Matrix,
+}
+
+impl Objective for FlowNll<'_> {
+    fn loss(&self, params: &[Tensor<2>], rows: &[usize], _rng: &mut ChaCha8Rng) -> Tensor<1> {
+        let batch = tensor::from_matrix(&self.x.select_rows(rows), DType::F32);
+        self.flow.log_prob_with(params, batch).mean().neg()
+    }
+    fn n_rows(&self) -> usize {
+        self.x.rows
+    }
+}
+
+/// Fit a flow to the rows of `x` (n × dim). Standardisation is fitted on the training rows.
+pub fn fit(config: FlowConfig, x: &Matrix, train_cfg: &TrainConfig, show_progress: bool) -> Result<(Flow, TrainReport)> {
+    if x.cols != config.dim {
+        return Err(Error::usage(format!("data has {} columns but the flow has dim {}", x.cols, config.dim)));
+    }
+    if config.layers == 0 || config.hidden == 0 {
+        return Err(Error::usage("a flow needs at least one layer and one hidden unit"));
+    }
+    if let crate::transforms::TransformKind::Spline { bins, tail_bound } = config.transform {
+        if bins < 2 || !(tail_bound > 0.0) {
+            return Err(Error::usage("a spline needs at least 2 bins and a positive tail bound"));
+        }
+    }
+    let (train_rows, _) = train::split_rows(x.rows, train_cfg.val_fraction, train_cfg.seed)?;
+    let standardize = Standardize::fit(&x.select_rows(&train_rows));
+    let mut flow = Flow::new(config, standardize, &mut train::stream(train_cfg.seed, train::STREAM_INIT));
+    let (best, report) = train::fit(&FlowNll { flow: &flow, x }, flow.params.values.clone(), train_cfg, show_progress)?;
+    flow.params.values = best;
+    Ok((flow, report))
+}

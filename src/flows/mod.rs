@@ -1,0 +1,171 @@
+//! Autoregressive monotone flows. `tmi-flow` (Thm 5.1): every step is triangular in ONE fixed
+//! variable ordering, so the whole encoder z = T(x) is a triangular monotone increasing (TMI)
+//! map, and with the fixed prior N(0, I) its maximum-likelihood limit is the Knothe–Rosenblatt
+//! map from the data law to N(0, I): strongly identifiable. `flow` is the same network with the
+//! coordinates reversed between steps: no longer triangular, only weakly identifiable.
+pub mod fit;
+
+use crate::matrix::Matrix;
+use crate::nn::{Made, ParamSet};
+use crate::tensor::{self, DType, Tensor};
+use crate::transforms::TransformKind;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowConfig {
+    pub dim: usize,
+    /// Number of MADE + transform steps.
+    pub layers: usize,
+    /// Width of each hidden layer of the conditioner.
+    pub hidden: usize,
+    /// Number of hidden layers of the conditioner.
+    pub hidden_layers: usize,
+    pub transform: TransformKind,
+    /// true: one fixed ordering (TMI, `tmi-flow`); false: reverse between steps (`flow`).
+    pub triangular: bool,
+}
+
+/// Per-coordinate standardisation x' = (x − mean) / sd, fitted on the training data. A
+/// diagonal positive affine map is itself TMI, so it keeps the encoder triangular.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standardize {
+    pub mean: Vec<f64>,
+    pub sd: Vec<f64>,
+}
+
+impl Standardize {
+    pub fn fit(x: &Matrix) -> Standardize {
+        let n = x.rows as f64;
+        let mut mean = vec![0.0; x.cols];
+        let mut sd = vec![0.0; x.cols];
+        for j in 0..x.cols {
+            let col = x.col(j);
+            mean[j] = col.iter().sum::<f64>() / n;
+            let var = col.iter().map(|v| (v - mean[j]).powi(2)).sum::<f64>() / n;
+            sd[j] = if var > 0.0 { var.sqrt() } else { 1.0 };
+        }
+        Standardize { mean, sd }
+    }
+    pub fn identity(dim: usize) -> Standardize {
+        Standardize { mean: vec![0.0; dim], sd: vec![1.0; dim] }
+    }
+    fn tensors(&self, like: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let d = self.mean.len();
+        (tensor::from_f64(&self.mean, [1, d], like.dtype()), tensor::from_f64(&self.sd, [1, d], like.dtype()))
+    }
+    fn log_det(&self) -> f64 {
+        -self.sd.iter().map(|s| s.ln()).sum::<f64>()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub config: FlowConfig,
+    pub standardize: Standardize,
+    pub params: ParamSet,
+    made: Made,
+}
+
+impl Flow {
+    /// A new flow with seeded initial weights; every step starts as the identity.
+    pub fn new(config: FlowConfig, standardize: Standardize, rng: &mut impl Rng) -> Flow {
+        let made = Made::new(config.dim, &vec![config.hidden; config.hidden_layers], config.transform.n_params());
+        let mut params = ParamSet::new();
+        for l in 0..config.layers {
+            made.init_params(&mut params, &format!("step{l}.made"), rng);
+        }
+        Flow { config, standardize, params, made }
+    }
+
+    /// Rebuild from saved parameters (checked against the architecture by the caller).
+    pub fn from_parts(config: FlowConfig, standardize: Standardize, params: ParamSet) -> Flow {
+        let made = Made::new(config.dim, &vec![config.hidden; config.hidden_layers], config.transform.n_params());
+        Flow { config, standardize, params, made }
+    }
+
+    fn step_params<'a>(&self, p: &'a [Tensor<2>], l: usize) -> &'a [Tensor<2>] {
+        let k = self.made.n_tensors();
+        &p[l * k..(l + 1) * k]
+    }
+
+    fn reverses_after(&self, l: usize) -> bool {
+        !self.config.triangular && l + 1 < self.config.layers
+    }
+
+    /// Encoder z = T(x) and log|det ∂T/∂x| per row, with parameters `p` (autodiff leaves
+    /// while training, plain values otherwise).
+    pub fn forward_with(&self, p: &[Tensor<2>], x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let n = x.dims()[0];
+        let (mean, sd) = self.standardize.tensors(&x);
+        let mut h = x.sub(mean).div(sd);
+        let mut log_det = tensor::full_like(&h, [n, 1], self.standardize.log_det());
+        for l in 0..self.config.layers {
+            let theta = self.made.forward(self.step_params(p, l), h.clone());
+            let (y, ld) = self.config.transform.forward(h, theta);
+            log_det = log_det.add(ld.sum_dim(1));
+            h = if self.reverses_after(l) { y.flip([1]) } else { y };
+        }
+        (h, log_det.squeeze_dim::<1>(1))
+    }
+
+    /// log p(x) = log N(T(x); 0, I) + log|det ∂T/∂x| (exact).
+    pub fn log_prob_with(&self, p: &[Tensor<2>], x: Tensor<2>) -> Tensor<1> {
+        let (z, log_det) = self.forward_with(p, x);
+        tensor::std_normal_log_prob(z).add(log_det)
+    }
+
+    /// Generator x = T⁻¹(z): each step is inverted coordinate by coordinate (forward
+    /// substitution): after pass k of the conditioner, coordinates 1..k are exact.
+    pub fn inverse_with(&self, p: &[Tensor<2>], z: Tensor<2>) -> Tensor<2> {
+        let mut h = z;
+        for l in (0..self.config.layers).rev() {
+            if self.reverses_after(l) {
+                h = h.flip([1]);
+            }
+            let mut x = h.zeros_like();
+            for _ in 0..self.config.dim {
+                let theta = self.made.forward(self.step_params(p, l), x);
+                x = self.config.transform.inverse(h.clone(), theta);
+            }
+            h = x;
+        }
+        let (mean, sd) = self.standardize.tensors(&h);
+        h.mul(sd).add(mean)
+    }
+
+    /// The same flow with parameters in another float dtype (F64 for exact checks).
+    pub fn cast(&self, dtype: DType) -> Flow {
+        Flow { params: self.params.cast(dtype), ..self.clone() }
+    }
+
+    fn dtype(&self) -> DType {
+        self.params.values[0].dtype()
+    }
+
+    /// Row-chunked evaluation so memory stays O(chunk) on large inputs.
+    fn map_chunks(&self, x: &Matrix, cols: usize, f: impl Fn(Tensor<2>) -> Vec<f64>) -> Matrix {
+        const CHUNK: usize = 8192;
+        let mut out = Vec::with_capacity(x.rows * cols);
+        let mut start = 0;
+        while start < x.rows {
+            let end = (start + CHUNK).min(x.rows);
+            let idx: Vec<usize> = (start..end).collect();
+            out.extend(f(tensor::from_matrix(&x.select_rows(&idx), self.dtype())));
+            start = end;
+        }
+        Matrix::new(x.rows, cols, out)
+    }
+
+    pub fn encode(&self, x: &Matrix) -> Matrix {
+        self.map_chunks(x, self.config.dim, |t| tensor::to_vec(self.forward_with(&self.params.values, t).0))
+    }
+
+    pub fn log_prob(&self, x: &Matrix) -> Vec<f64> {
+        self.map_chunks(x, 1, |t| tensor::to_vec(self.log_prob_with(&self.params.values, t))).data
+    }
+
+    pub fn generate(&self, z: &Matrix) -> Matrix {
+        self.map_chunks(z, self.config.dim, |t| tensor::to_vec(self.inverse_with(&self.params.values, t)))
+    }
+}

@@ -1,0 +1,72 @@
+//! Data I/O: float matrices and integer labels from `.npy` / `.csv`, `.npy` output, simulated
+//! dataset directories, and atomic file writes (temp file + rename) so an interrupted write never
+//! destroys what was there before.
+mod csv_file;
+mod dataset;
+mod npy;
+
+pub use dataset::Dataset;
+pub use npy::{write_labels_npy, write_npy};
+
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use std::path::Path;
+
+fn extension(path: &Path) -> String {
+    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+}
+
+/// Read an n × d float matrix (`.npy` f32/f64 C-order rank 1 or 2, or `.csv` with an optional
+/// header row). Every value must be finite.
+pub fn read_matrix(path: &Path) -> Result<Matrix> {
+    let m = match extension(path).as_str() {
+        "npy" => npy::read_matrix(path)?,
+        "csv" => csv_file::read_matrix(path)?,
+        other => {
+            return Err(Error::input(path, format!("unsupported extension '.{other}': expected .npy or .csv")));
+        }
+    };
+    if m.rows == 0 || m.cols == 0 {
+        return Err(Error::input(path, format!("empty matrix ({} × {})", m.rows, m.cols)));
+    }
+    if let Some(k) = m.data.iter().position(|v| !v.is_finite()) {
+        let (row, col) = (k / m.cols + 1, k % m.cols + 1);
+        return Err(Error::cell(path, row, col, format!("value {} is not finite", m.data[k])));
+    }
+    Ok(m)
+}
+
+/// Read integer environment labels (one per row) from `.npy` (any integer dtype, or floats
+/// holding integers) or a one-column `.csv`.
+pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
+    match extension(path).as_str() {
+        "npy" => npy::read_labels(path),
+        "csv" => csv_file::read_labels(path),
+        other => Err(Error::input(path, format!("unsupported extension '.{other}': expected .npy or .csv"))),
+    }
+}
+
+/// Write `path` atomically: the bytes go to a temporary file in the same directory, which is
+/// renamed over `path` only once complete.
+pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::input(path, format!("directory {} does not exist", dir.display())));
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        w.flush()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! strongid: strongly identifiable generative models (Xi & Bloem-Reddy, AISTATS 2023).
+//!
+//! Layout mirrors the paper: `flows` + `transforms` (Thm 5.1, TMI generators), `metrics`
+//! (alignment levels of the indeterminacy set), `simulate` (data recipes), `io`, `nn`/`tensor`
+//! (the thin layer over burn), `train` (the shared loop), `models` (saved, self-describing fits).
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod flows;
+pub mod io;
+pub mod matrix;
+pub mod metrics;
+pub mod model_file;
+pub mod models;
+pub mod nn;
+pub mod simulate;
+pub mod tensor;
+pub mod train;
+pub mod transforms;
+
+pub use error::{Error, Result};
+pub use matrix::Matrix;

@@ -1,0 +1,147 @@
+//! Identifiability metrics between true latents z and learned codes ẑ (both n × d), in f64.
+//! Each metric corresponds to an alignment level of the indeterminacy catalogue:
+//! identity (`strong_mcc`, `identity_rmse`), permutation + sign (`mcc`), component-wise
+//! monotone (`mcc_spearman`), affine (`affine_r2`).
+pub mod assignment;
+
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Scores {
+    pub n: usize,
+    pub dim: usize,
+    /// Mean signed Pearson corr(z_k, ẑ_k), no matching, no sign flip: the strong score.
+    pub strong_mcc: f64,
+    /// Mean |Pearson| after the best one-to-one matching: the community MCC (weak).
+    pub mcc: f64,
+    /// Same with Spearman rank correlations: invariant to component-wise monotone maps.
+    pub mcc_spearman: f64,
+    /// Mean over coordinates of the R² of the least-squares affine regression of z_k on ẑ.
+    pub affine_r2: f64,
+    /// RMSE of ẑ − z.
+    pub identity_rmse: f64,
+}
+
+/// All metrics at once. Errors if the shapes differ or a column is constant.
+pub fn evaluate(z: &Matrix, zhat: &Matrix) -> Result<Scores> {
+    if (z.rows, z.cols) != (zhat.rows, zhat.cols) {
+        return Err(Error::usage(format!(
+            "true latents are {} × {} but learned codes are {} × {}: they must match",
+            z.rows, z.cols, zhat.rows, zhat.cols
+        )));
+    }
+    if z.rows < 3 {
+        return Err(Error::usage("need at least 3 rows to compute correlations"));
+    }
+    for (name, m) in [("true latents", z), ("learned codes", zhat)] {
+        for j in 0..m.cols {
+            if column_sd(&m.col(j)) == 0.0 {
+                return Err(Error::usage(format!("{name}: column {} is constant, correlations are undefined", j + 1)));
+            }
+        }
+    }
+    Ok(Scores {
+        n: z.rows,
+        dim: z.cols,
+        strong_mcc: strong_mcc(z, zhat),
+        mcc: matched_mean(&abs_corr(z, zhat)),
+        mcc_spearman: matched_mean(&abs_corr(&ranks(z), &ranks(zhat))),
+        affine_r2: affine_r2(z, zhat),
+        identity_rmse: identity_rmse(z, zhat),
+    })
+}
+
+fn column_sd(x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
+}
+
+/// Pearson correlation of two equal-length columns (centred two-pass formula).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        let (dx, dy) = (x - ma, y - mb);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+    }
+    sab / (saa * sbb).sqrt()
+}
+
+/// Identity alignment: mean_k corr(z_k, ẑ_k).
+pub fn strong_mcc(z: &Matrix, zhat: &Matrix) -> f64 {
+    (0..z.cols).map(|k| pearson(&z.col(k), &zhat.col(k))).sum::<f64>() / z.cols as f64
+}
+
+/// d × d matrix (row-major) of |corr(z_i, ẑ_j)|.
+pub fn abs_corr(z: &Matrix, zhat: &Matrix) -> Vec<f64> {
+    let zc: Vec<Vec<f64>> = (0..z.cols).map(|i| z.col(i)).collect();
+    let hc: Vec<Vec<f64>> = (0..zhat.cols).map(|j| zhat.col(j)).collect();
+    let mut out = Vec::with_capacity(z.cols * zhat.cols);
+    for a in &zc {
+        for b in &hc {
+            out.push(pearson(a, b).abs());
+        }
+    }
+    out
+}
+
+/// Mean of the best one-to-one matching of a square similarity matrix (Hungarian, exact).
+fn matched_mean(sim: &[f64]) -> f64 {
+    let d = (sim.len() as f64).sqrt() as usize;
+    let col = assignment::max_weight_assignment(sim, d, d);
+    (0..d).map(|i| sim[i * d + col[i]]).sum::<f64>() / d as f64
+}
+
+/// Column-wise ranks (average ranks for ties), so Pearson on ranks is Spearman.
+pub fn ranks(m: &Matrix) -> Matrix {
+    let mut out = Matrix::zeros(m.rows, m.cols);
+    for j in 0..m.cols {
+        let col = m.col(j);
+        let mut idx: Vec<usize> = (0..m.rows).collect();
+        idx.sort_by(|&a, &b| col[a].total_cmp(&col[b]));
+        let mut i = 0;
+        while i < idx.len() {
+            let mut k = i;
+            while k + 1 < idx.len() && col[idx[k + 1]] == col[idx[i]] {
+                k += 1;
+            }
+            let avg = (i + k) as f64 / 2.0;
+            for &r in &idx[i..=k] {
+                out.set(r, j, avg);
+            }
+            i = k + 1;
+        }
+    }
+    out
+}
+
+/// Mean over k of the R² of z_k ≈ a_k + B_k ẑ (least squares via SVD).
+pub fn affine_r2(z: &Matrix, zhat: &Matrix) -> f64 {
+    let n = z.rows;
+    let design = nalgebra::DMatrix::from_fn(n, zhat.cols + 1, |i, j| if j == 0 { 1.0 } else { zhat.get(i, j - 1) });
+    let svd = design.clone().svd(true, true);
+    let mut total = 0.0;
+    for k in 0..z.cols {
+        let y = nalgebra::DVector::from_vec(z.col(k));
+        let coef = svd.solve(&y, 1e-12).expect("SVD was computed with U and V");
+        let resid = &y - &design * coef;
+        let mean = y.mean();
+        let tss: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
+        total += 1.0 - resid.norm_squared() / tss;
+    }
+    total / z.cols as f64
+}
+
+pub fn identity_rmse(z: &Matrix, zhat: &Matrix) -> f64 {
+    let se: f64 = z.data.iter().zip(&zhat.data).map(|(a, b)| (a - b).powi(2)).sum();
+    (se / z.data.len() as f64).sqrt()
+}
+
+#[cfg(test)]
+mod tests;

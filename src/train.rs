@@ -1,0 +1,157 @@
+//! The one training loop every model shares: seeded train/validation split and minibatch order,
+//! Adam, gradient-norm clipping, early stopping on the validation loss (the best parameters are
+//! kept), divergence detection, and a progress bar on the terminal.
+use crate::error::{Error, Result};
+use crate::nn::Adam;
+use crate::tensor::{self, Tensor};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Fraction of rows held out for validation and early stopping.
+    pub val_fraction: f64,
+    /// Stop after this many epochs without a better validation loss.
+    pub patience: usize,
+    pub clip_norm: Option<f64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { epochs: 100, batch: 256, lr: 1e-3, seed: 0, val_fraction: 0.1, patience: 10, clip_norm: Some(10.0) }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub best_val_loss: f64,
+    pub train_loss: Vec<f64>,
+    pub val_loss: Vec<f64>,
+    pub steps: usize,
+    pub seconds: f64,
+    pub stopped_early: bool,
+    pub n_train: usize,
+    pub n_val: usize,
+}
+
+/// What a model provides to be trained: the mean loss of a set of rows.
+pub trait Objective {
+    /// Mean loss over `rows` of the training data; differentiable in `params` when they are
+    /// autodiff leaves. `rng` feeds any sampling the loss needs (e.g. reparameterisation).
+    fn loss(&self, params: &[Tensor<2>], rows: &[usize], rng: &mut ChaCha8Rng) -> Tensor<1>;
+    fn n_rows(&self) -> usize;
+}
+
+/// Independent, reproducible random streams derived from one seed.
+pub fn stream(seed: u64, id: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(id);
+    rng
+}
+pub const STREAM_INIT: u64 = 1;
+const STREAM_SPLIT: u64 = 2;
+const STREAM_SHUFFLE: u64 = 3;
+const STREAM_NOISE: u64 = 4;
+const STREAM_VAL_NOISE: u64 = 5;
+
+/// Seeded split of row indices into (train, validation).
+pub fn split_rows(n: usize, val_fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    if n < 10 {
+        return Err(Error::usage(format!("need at least 10 rows to train with a validation split, got {n}")));
+    }
+    if !(0.0..0.9).contains(&val_fraction) {
+        return Err(Error::usage(format!("validation fraction must be in [0, 0.9), got {val_fraction}")));
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut stream(seed, STREAM_SPLIT));
+    let n_val = ((n as f64 * val_fraction).round() as usize).max(1);
+    let val = idx.split_off(n - n_val);
+    Ok((idx, val))
+}
+
+fn validation_loss(obj: &impl Objective, params: &[Tensor<2>], rows: &[usize], seed: u64) -> f64 {
+    const CHUNK: usize = 4096;
+    let mut rng = stream(seed, STREAM_VAL_NOISE);
+    let mut total = 0.0;
+    for chunk in rows.chunks(CHUNK) {
+        total += tensor::scalar(obj.loss(params, chunk, &mut rng)) * chunk.len() as f64;
+    }
+    total / rows.len() as f64
+}
+
+/// Train `params` on `obj`; returns the parameters of the best validation epoch.
+pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show_progress: bool) -> Result<(Vec<Tensor<2>>, TrainReport)> {
+    if cfg.batch == 0 || cfg.epochs == 0 || !(cfg.lr > 0.0) {
+        return Err(Error::usage("epochs, batch and learning rate must be positive"));
+    }
+    let start = Instant::now();
+    let (mut train_rows, val_rows) = split_rows(obj.n_rows(), cfg.val_fraction, cfg.seed)?;
+    let mut shuffle_rng = stream(cfg.seed, STREAM_SHUFFLE);
+    let mut noise_rng = stream(cfg.seed, STREAM_NOISE);
+    let mut adam = Adam::new(cfg.lr, cfg.clip_norm);
+    let mut report = TrainReport { n_train: train_rows.len(), n_val: val_rows.len(), best_val_loss: f64::INFINITY, ..Default::default() };
+    let mut current = params;
+    let mut best = current.clone();
+    let bar = progress_bar(cfg.epochs as u64, show_progress);
+    for epoch in 1..=cfg.epochs {
+        train_rows.shuffle(&mut shuffle_rng);
+        let mut epoch_loss = 0.0;
+        for batch in train_rows.chunks(cfg.batch) {
+            let leaves: Vec<Tensor<2>> = current.iter().map(|t| t.clone().autodiff().require_grad()).collect();
+            let loss = obj.loss(&leaves, batch, &mut noise_rng);
+            let value = tensor::scalar(loss.clone());
+            if !value.is_finite() {
+                bar.finish_and_clear();
+                return Err(Error::Diverged { epoch, msg: format!("training loss became {value} at step {} (try a smaller --lr)", report.steps + 1) });
+            }
+            let grads = loss.backward();
+            let g: Vec<Tensor<2>> = leaves.iter().map(|p| p.grad(&grads).unwrap_or_else(|| p.zeros_like().inner())).collect();
+            let (next, _norm) = adam.step(&current, g);
+            current = next;
+            epoch_loss += value * batch.len() as f64;
+            report.steps += 1;
+        }
+        let train_loss = epoch_loss / train_rows.len() as f64;
+        let val_loss = validation_loss(obj, &current, &val_rows, cfg.seed);
+        if !val_loss.is_finite() {
+            bar.finish_and_clear();
+            return Err(Error::Diverged { epoch, msg: format!("validation loss became {val_loss}") });
+        }
+        report.train_loss.push(train_loss);
+        report.val_loss.push(val_loss);
+        report.epochs_run = epoch;
+        if val_loss < report.best_val_loss {
+            report.best_val_loss = val_loss;
+            report.best_epoch = epoch;
+            best = current.clone();
+        }
+        bar.set_message(format!("train {train_loss:.4}  val {val_loss:.4}  best {:.4} @ {}", report.best_val_loss, report.best_epoch));
+        bar.inc(1);
+        if epoch - report.best_epoch >= cfg.patience {
+            report.stopped_early = true;
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok((best, report))
+}
+
+fn progress_bar(len: u64, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("epoch {pos}/{len} [{elapsed_precise}] {bar:30} {msg}").expect("static template"));
+    bar
+}
