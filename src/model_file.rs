@@ -23,6 +23,10 @@ pub struct Header {
     pub config: serde_json::Value,
     /// What the fit did: epochs, losses, time, data shape.
     pub training: serde_json::Value,
+    /// FNV-1a of the tensors, filled in by `save`. It lives inside the one metadata entry
+    /// because safetensors writes a metadata map in hash order: one key keeps files byte-stable.
+    #[serde(default)]
+    pub checksum: String,
 }
 
 impl Header {
@@ -34,6 +38,7 @@ impl Header {
             kind: kind.into(),
             config,
             training,
+            checksum: String::new(),
         }
     }
 }
@@ -69,9 +74,8 @@ pub fn save(path: &Path, header: &Header, params: &[(String, Matrix)]) -> Result
         .iter()
         .map(|(n, s, d)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), d).expect("shape matches data")))
         .collect();
-    let mut meta = HashMap::new();
-    meta.insert("strongid".to_string(), serde_json::to_string(header).expect("header serializes"));
-    meta.insert("checksum".to_string(), sum);
+    let stored = Header { checksum: sum, ..header.clone() };
+    let meta = HashMap::from([("strongid".to_string(), serde_json::to_string(&stored).expect("header serializes"))]);
     let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| Error::model(path, format!("cannot serialize: {e}")))?;
     crate::io::atomic_write(path, |w| w.write_all(&bytes))
 }
@@ -101,7 +105,7 @@ pub fn load(path: &Path) -> Result<(Header, HashMap<String, Matrix>)> {
     let mut tensors = st.tensors();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let sum = checksum(tensors.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())));
-    if meta.get("checksum") != Some(&sum) {
+    if header.checksum != sum {
         return Err(bad("checksum mismatch: the file is corrupted".into()));
     }
     let mut out = HashMap::new();

@@ -16,11 +16,12 @@ pub fn from_matrix(m: &Matrix, dtype: DType) -> Tensor<2> {
 }
 
 pub fn from_f64<const D: usize>(data: &[f64], shape: [usize; D], dtype: DType) -> Tensor<D> {
-    let t = match dtype {
-        DType::F64 => Tensor::from_data(TensorData::new(data.to_vec(), shape), &device()),
+    // The dtype must be given at creation: without it burn converts to the device default (f32).
+    let t: Tensor<D> = match dtype {
+        DType::F64 => Tensor::from_data(TensorData::new(data.to_vec(), shape), (&device(), DType::F64)),
         _ => {
             let v: Vec<f32> = data.iter().map(|&x| x as f32).collect();
-            Tensor::from_data(TensorData::new(v, shape), &device())
+            Tensor::from_data(TensorData::new(v, shape), (&device(), DType::F32))
         }
     };
     if t.dtype() == dtype { t } else { t.cast(dtype) }

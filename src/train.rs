@@ -33,6 +33,8 @@ impl Default for TrainConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
     pub epochs_run: usize,
+    /// Validation loss of the model before training.
+    pub initial_val_loss: f64,
     pub best_epoch: usize,
     pub best_val_loss: f64,
     pub train_loss: Vec<f64>,
@@ -40,6 +42,8 @@ pub struct TrainReport {
     pub steps: usize,
     pub seconds: f64,
     pub stopped_early: bool,
+    /// Learning rate at the end (halved on every validation plateau).
+    pub final_lr: f64,
     pub n_train: usize,
     pub n_val: usize,
 }
@@ -102,6 +106,8 @@ pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show
     let mut report = TrainReport { n_train: train_rows.len(), n_val: val_rows.len(), best_val_loss: f64::INFINITY, ..Default::default() };
     let mut current = params;
     let mut best = current.clone();
+    // The untrained model's validation loss: a fit that never beats it has failed.
+    let initial_val = validation_loss(obj, &current, &val_rows, cfg.seed);
     let bar = progress_bar(cfg.epochs as u64, show_progress);
     for epoch in 1..=cfg.epochs {
         train_rows.shuffle(&mut shuffle_rng);
@@ -137,12 +143,29 @@ pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show
         }
         bar.set_message(format!("train {train_loss:.4}  val {val_loss:.4}  best {:.4} @ {}", report.best_val_loss, report.best_epoch));
         bar.inc(1);
-        if epoch - report.best_epoch >= cfg.patience {
+        // Reduce on plateau: halve the step size after a third of the patience without progress,
+        // so the iterate settles into the optimum instead of rattling around it.
+        let stalled = epoch - report.best_epoch;
+        if stalled > 0 && stalled % (cfg.patience / 3).max(1) == 0 {
+            adam.lr *= 0.5;
+        }
+        if stalled >= cfg.patience {
             report.stopped_early = true;
             break;
         }
     }
     bar.finish_and_clear();
+    if !(report.best_val_loss < initial_val) {
+        return Err(Error::Diverged {
+            epoch: report.epochs_run,
+            msg: format!(
+                "the validation loss never improved on the untrained model ({:.4} at best vs {initial_val:.4} at start); try a smaller --lr",
+                report.best_val_loss
+            ),
+        });
+    }
+    report.initial_val_loss = initial_val;
+    report.final_lr = adam.lr;
     report.seconds = start.elapsed().as_secs_f64();
     Ok((best, report))
 }

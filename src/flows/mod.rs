@@ -169,3 +169,6 @@ impl Flow {
         self.map_chunks(z, self.config.dim, |t| tensor::to_vec(self.inverse_with(&self.params.values, t)))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+//! Bad input is a clear error naming the file (and row/column), with exit code 2.
+mod common;
+use common::*;
+use strongid::io::{self, read_labels, read_matrix};
+
+#[test]
+fn csv_with_header_and_values_is_read() {
+    let dir = scratch("csv_ok");
+    let f = dir.join("x.csv");
+    std::fs::write(&f, "a,b\n1,2.5\n-3e-1, 4\n\n").unwrap();
+    let m = read_matrix(&f).unwrap();
+    assert_eq!((m.rows, m.cols), (2, 2));
+    assert_eq!(m.data, vec![1.0, 2.5, -0.3, 4.0]);
+    std::fs::write(&f, "1,2\n3,4\n").unwrap();
+    assert_eq!(read_matrix(&f).unwrap().rows, 2);
+}
+
+#[test]
+fn npy_round_trip_f64_and_f32_input() {
+    let dir = scratch("npy_ok");
+    let m = strongid::Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.5]);
+    io::write_npy(&dir.join("m.npy"), &m).unwrap();
+    assert_eq!(read_matrix(&dir.join("m.npy")).unwrap(), m);
+    let data: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_raw_npy(&dir.join("f.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", &data);
+    assert_eq!(read_matrix(&dir.join("f.npy")).unwrap().data, vec![1.5, -2.0]);
+    let labels: Vec<u8> = [3i32, 1, 3].iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_raw_npy(&dir.join("u.npy"), "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", &labels);
+    assert_eq!(read_labels(&dir.join("u.npy")).unwrap(), vec![3, 1, 3]);
+}
+
+#[test]
+fn bad_files_name_the_file_row_and_column() {
+    let dir = scratch("bad_files");
+    let truth = dir.join("z.csv");
+    std::fs::write(&truth, "1,2\n3,4\n5,7\n").unwrap();
+    let cases: Vec<(&str, &str, Vec<&str>)> = vec![
+        ("ragged.csv", "1,2\n3\n4,5\n", vec!["ragged.csv", "row 2", "expected 2"]),
+        ("text.csv", "1,2\n3,abc\n", vec!["text.csv", "row 2, column 2", "'abc' is not a number"]),
+        ("nan.csv", "1,2\n3,4\nNaN,1\n", vec!["nan.csv", "row 3, column 1", "not finite"]),
+        ("inf.csv", "1,2\n3,inf\n", vec!["inf.csv", "row 2, column 2", "not finite"]),
+    ];
+    for (name, text, needles) in cases {
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        expect_input_error(&["eval", "--true", p(&f), "--learned", p(&truth)], &needles);
+    }
+    expect_input_error(&["eval", "--true", p(&dir.join("missing.npy")), "--learned", p(&truth)], &["missing.npy"]);
+    let wrong_ext = dir.join("x.txt");
+    std::fs::write(&wrong_ext, "1").unwrap();
+    expect_input_error(&["eval", "--true", p(&wrong_ext), "--learned", p(&truth)], &["x.txt", "expected .npy or .csv"]);
+}
+
+#[test]
+fn bad_npy_dtype_rank_and_order_are_explained() {
+    let dir = scratch("bad_npy");
+    let truth = dir.join("z.csv");
+    std::fs::write(&truth, "1,2\n3,4\n").unwrap();
+    let f8: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let cases = [
+        ("fortran.npy", "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", f8.clone(), "Fortran order"),
+        ("rank3.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 2), }", f8.clone(), "rank-1 or rank-2"),
+        ("ints.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }", f8.clone(), "float32 or float64"),
+        ("short.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }", f8.clone(), "truncated"),
+    ];
+    for (name, dict, data, needle) in cases {
+        let f = dir.join(name);
+        write_raw_npy(&f, dict, &data);
+        expect_input_error(&["eval", "--true", p(&f), "--learned", p(&truth)], &[name, needle]);
+    }
+    let garbage = dir.join("garbage.npy");
+    std::fs::write(&garbage, b"not numpy at all").unwrap();
+    expect_input_error(&["eval", "--true", p(&garbage), "--learned", p(&truth)], &["garbage.npy", "not a valid .npy"]);
+}
+
+#[test]
+fn eval_shape_mismatch_and_json_output() {
+    let dir = scratch("eval_json");
+    let a = dir.join("a.csv");
+    let b = dir.join("b.csv");
+    std::fs::write(&a, "1,2\n3,5\n5,4\n2,2\n").unwrap();
+    std::fs::write(&b, "1\n2\n3\n4\n").unwrap();
+    expect_input_error(&["eval", "--true", p(&a), "--learned", p(&b)], &["b.csv", "4 × 1", "4 × 2"]);
+    let out = strongid(&["eval", "--true", p(&a), "--learned", p(&a), "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("exactly one JSON object");
+    for key in ["strong_mcc", "mcc", "mcc_spearman", "affine_r2", "identity_rmse", "n", "dim"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["n"], 4);
+    assert!((v["strong_mcc"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+}

@@ -1,0 +1,100 @@
+//! Saved models: self-describing, bit-exact round trip, refusal of corrupted or foreign files,
+//! atomic writes, no overwriting, divergence detection.
+mod common;
+use common::*;
+use strongid::model_file::{self, Header};
+use strongid::models::Model;
+
+/// A small fitted tmi-flow saved under `dir`; returns (model path, data dir).
+fn small_fit(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let data = dir.join("data");
+    let out = strongid(&["simulate", "gaussian", "--dim", "3", "--n", "2000", "--seed", "4", "--out", p(&data)]);
+    assert!(out.status.success());
+    let model = dir.join("m.safetensors");
+    let out = strongid(&["fit", "tmi-flow", "--data", p(&data), "--out", p(&model), "--epochs", "3", "--hidden", "16", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (model, data)
+}
+
+#[test]
+fn save_load_is_bit_exact_and_self_describing() {
+    let dir = scratch("model_roundtrip");
+    let (model, data) = small_fit(&dir);
+    let m = Model::load(&model).unwrap();
+    assert_eq!(m.kind.name(), "tmi-flow");
+    assert!(m.flow.config.triangular);
+    let copy = dir.join("copy.safetensors");
+    m.save(&copy).unwrap();
+    assert!(std::fs::read(&model).unwrap() == std::fs::read(&copy).unwrap(), "re-saving a loaded model changes bytes");
+    let x = strongid::io::read_matrix(&data.join("x.npy")).unwrap();
+    assert_eq!(m.encode(&x), Model::load(&copy).unwrap().encode(&x));
+    let out = strongid(&["inspect", p(&model)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tmi-flow") && text.contains("\"triangular\":true") && text.contains("best validation NLL"), "{text}");
+}
+
+#[test]
+fn corrupted_truncated_and_foreign_files_are_refused() {
+    let dir = scratch("model_corrupt");
+    let (model, data) = small_fit(&dir);
+    let x = data.join("x.npy");
+    let bytes = std::fs::read(&model).unwrap();
+    let flipped = dir.join("flipped.safetensors");
+    let mut b = bytes.clone();
+    let last = b.len() - 3;
+    b[last] ^= 0x10;
+    std::fs::write(&flipped, &b).unwrap();
+    expect_input_error(&["encode", "--model", p(&flipped), "--data", p(&x), "--out", p(&dir.join("z1.npy"))], &["flipped.safetensors", "checksum mismatch"]);
+    let truncated = dir.join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    expect_input_error(&["encode", "--model", p(&truncated), "--data", p(&x), "--out", p(&dir.join("z2.npy"))], &["truncated.safetensors"]);
+    expect_input_error(&["encode", "--model", p(&x), "--data", p(&x), "--out", p(&dir.join("z3.npy"))], &["not a strongid model"]);
+    // Another format version.
+    let (header, tensors) = model_file::load(&model).unwrap();
+    let future = Header { format_version: 99, ..header };
+    let mut params: Vec<(String, strongid::Matrix)> = tensors.into_iter().collect();
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let newer = dir.join("newer.safetensors");
+    model_file::save(&newer, &future, &params).unwrap();
+    expect_input_error(&["inspect", p(&newer)], &["format version 99 is not supported"]);
+    assert!(!dir.join("z1.npy").exists() && !dir.join("z2.npy").exists());
+}
+
+#[test]
+fn wrong_dimensions_and_existing_outputs_are_refused() {
+    let dir = scratch("model_dims");
+    let (model, _) = small_fit(&dir);
+    let wide = dir.join("wide.csv");
+    std::fs::write(&wide, "1,2,3,4\n5,6,7,8\n").unwrap();
+    expect_input_error(&["encode", "--model", p(&model), "--data", p(&wide), "--out", p(&dir.join("z.npy"))], &["wide.csv", "4 columns", "expects 3"]);
+    let before = std::fs::read(&model).unwrap();
+    expect_input_error(&["fit", "flow", "--data", p(&dir.join("data")), "--out", p(&model), "--quiet"], &["already exists", "--force"]);
+    assert!(before == std::fs::read(&model).unwrap(), "model was modified");
+}
+
+#[test]
+fn a_failed_write_leaves_the_previous_file_intact() {
+    let dir = scratch("atomic");
+    let f = dir.join("keep.bin");
+    std::fs::write(&f, b"previous model").unwrap();
+    let err = strongid::io::atomic_write(&f, |w| {
+        w.write_all(b"half of a new")?;
+        Err(std::io::Error::other("interrupted"))
+    });
+    assert!(err.is_err());
+    assert_eq!(std::fs::read(&f).unwrap(), b"previous model");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "temporary file left behind: {leftovers:?}");
+}
+
+#[test]
+fn a_diverging_fit_is_detected_and_not_saved() {
+    let dir = scratch("diverge");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "gaussian", "--dim", "2", "--n", "1000", "--out", p(&data)]).status.success());
+    let model = dir.join("bad.safetensors");
+    let out = strongid(&["fit", "tmi-flow", "--data", p(&data), "--out", p(&model), "--lr", "1e6", "--epochs", "3", "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("diverged"));
+    assert!(!model.exists());
+}
