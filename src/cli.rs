@@ -4,7 +4,10 @@ use crate::flows::FlowConfig;
 use crate::io::{self, Dataset};
 use crate::matrix::Matrix;
 use crate::metrics::{self, Scores};
-use crate::models::{Model, ModelKind};
+use crate::ivae::{Variant, fit::VaeOptions};
+use crate::models::{Fitted, Model, ModelKind};
+use crate::nn::Activation;
+use crate::simulate::ivae::{Modulation, SourcePrior};
 use crate::simulate;
 use crate::train::TrainConfig;
 use crate::transforms::TransformKind;
@@ -20,29 +23,25 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Simulate a dataset with known latents (writes x.npy, z.npy, meta.json).
-    Simulate {
-        recipe: Recipe,
-        #[arg(long)]
-        dim: usize,
-        #[arg(long)]
-        n: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        #[arg(long)]
-        out: PathBuf,
-        /// Replace an existing dataset in --out.
-        #[arg(long)]
-        force: bool,
-    },
+    /// Simulate a dataset with known latents (writes x.npy, z.npy, [u.npy, priors.json], meta.json).
+    #[command(subcommand)]
+    Simulate(SimulateCmd),
     /// Fit a model by maximum likelihood and save it.
     Fit(FitArgs),
-    /// Encode observations: z = T(x).
+    /// Encode observations: z = T(x) for flows, the posterior mean for the others.
     Encode {
         #[arg(long)]
         model: PathBuf,
         #[arg(long)]
         data: PathBuf,
+        /// Environment labels (iVAE family).
+        #[arg(long)]
+        aux: Option<PathBuf>,
+        /// A posterior sample instead of the posterior mean (iVAE family), seeded by --seed.
+        #[arg(long)]
+        sample: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -56,6 +55,9 @@ enum Command {
         n: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// iVAE family: sample from this environment's prior (default: environments drawn uniformly).
+        #[arg(long)]
+        env: Option<i64>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -91,12 +93,77 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Recipe {
+#[derive(Args)]
+struct SimOut {
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output directory (created).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace an existing dataset in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Subcommand)]
+enum SimulateCmd {
     /// x = G(z), G a random triangular monotone increasing map (Thm 5.1 setting).
-    Tmi,
+    Tmi {
+        #[arg(long)]
+        dim: usize,
+        #[arg(long)]
+        n: usize,
+        #[command(flatten)]
+        out: SimOut,
+    },
     /// x = L z, L lower-triangular: the exact KR map is L⁻¹.
-    Gaussian,
+    Gaussian {
+        #[arg(long)]
+        dim: usize,
+        #[arg(long)]
+        n: usize,
+        #[command(flatten)]
+        out: SimOut,
+    },
+    /// The official iVAE recipe: segment-modulated sources, MLP mixing (THEORY §4).
+    Ivae {
+        #[arg(long, default_value_t = 5)]
+        latent_dim: usize,
+        #[arg(long, default_value_t = 5)]
+        obs_dim: usize,
+        #[arg(long, default_value_t = 40)]
+        segments: usize,
+        #[arg(long, default_value_t = 1000)]
+        per_segment: usize,
+        #[arg(long, default_value_t = 3)]
+        mixing_layers: usize,
+        #[arg(long, value_enum, default_value = "gauss")]
+        prior: SourcePrior,
+        #[arg(long, value_enum, default_value = "variance")]
+        modulation: Modulation,
+        #[arg(long, value_enum, default_value = "xtanh")]
+        activation: Activation,
+        /// Standard deviation of Gaussian observation noise.
+        #[arg(long, default_value_t = 0.0)]
+        noise: f64,
+        #[command(flatten)]
+        out: SimOut,
+    },
+    /// App. F.1: x = α + F z + ε, z ~ N(μ_e, I) in environment e.
+    LinearEnv {
+        #[arg(long)]
+        envs: usize,
+        #[arg(long, default_value_t = 2)]
+        latent_dim: usize,
+        #[arg(long, default_value_t = 10)]
+        obs_dim: usize,
+        #[arg(long, default_value_t = 2000)]
+        per_env: usize,
+        #[arg(long, default_value_t = 0.1)]
+        noise: f64,
+        #[command(flatten)]
+        out: SimOut,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,20 +175,48 @@ enum TransformArg {
 #[derive(Args)]
 struct FitArgs {
     kind: ModelKind,
-    /// A dataset directory (x.npy) or an .npy / .csv file of observations.
+    /// A dataset directory (x.npy, and u.npy for the iVAE family) or an .npy / .csv file.
     #[arg(long)]
     data: PathBuf,
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, value_enum, default_value = "spline")]
+    /// Environment labels (overrides the dataset's u.npy).
+    #[arg(long)]
+    aux: Option<PathBuf>,
+    // --- flows
+    #[arg(long, value_enum, default_value = "spline", help_heading = "Flows")]
     transform: TransformArg,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, help_heading = "Flows")]
     bins: usize,
     /// Splines act on [−B, B] (standardised units) and are the identity outside.
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = 4.0, help_heading = "Flows")]
     tail_bound: f64,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, help_heading = "Flows")]
     layers: usize,
+    // --- iVAE family and factor analysis
+    /// Latent dimension (default: the data's dimension).
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    latent_dim: Option<usize>,
+    /// ivae: learn prior means too (mean-variance) or only variances (as the official code).
+    #[arg(long, value_enum, default_value = "mean-variance", help_heading = "iVAE family / factor analysis")]
+    modulation: Modulation,
+    /// ivae-frozen: a JSON list of {env, mean[], var[]} priors to freeze.
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    anchors: Option<PathBuf>,
+    /// ivae-frozen: learn all priors for this many epochs, then freeze those of --anchor-envs.
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    freeze_after: Option<usize>,
+    /// With --freeze-after: environments to freeze, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', help_heading = "iVAE family / factor analysis")]
+    anchor_envs: Option<Vec<i64>>,
+    /// Train ivae-frozen even when the anchors fail Thm 4.5's condition (weakly identifiable).
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    allow_weak: bool,
+    #[arg(long, default_value_t = 0.01, help_heading = "iVAE family / factor analysis")]
+    decoder_var: f64,
+    #[arg(long, value_enum, default_value = "lrelu", help_heading = "iVAE family / factor analysis")]
+    activation: Activation,
+    // --- networks and training
     #[arg(long, default_value_t = 64)]
     hidden: usize,
     #[arg(long, default_value_t = 2)]
@@ -130,10 +225,14 @@ struct FitArgs {
     epochs: usize,
     #[arg(long, default_value_t = 256)]
     batch: usize,
-    #[arg(long, default_value_t = 3e-3)]
-    lr: f64,
+    /// Learning rate (default 3e-3 for flows, 1e-3 for the iVAE family).
+    #[arg(long)]
+    lr: Option<f64>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Fit this many restarts (seeds seed, seed+1, …) and keep the best validation loss.
+    #[arg(long, default_value_t = 1)]
+    restarts: u64,
     /// Early stopping: epochs without a better validation loss.
     #[arg(long, default_value_t = 10)]
     patience: usize,
@@ -155,8 +254,37 @@ impl FitArgs {
         };
         FlowConfig { dim, layers: self.layers, hidden: self.hidden, hidden_layers: self.hidden_layers, transform, triangular: self.kind == ModelKind::TmiFlow }
     }
-    fn train_config(&self) -> TrainConfig {
-        TrainConfig { epochs: self.epochs, batch: self.batch, lr: self.lr, seed: self.seed, val_fraction: self.val_fraction, patience: self.patience, ..TrainConfig::default() }
+    fn vae_options(&self, obs_dim: usize) -> VaeOptions {
+        let variant = match self.kind {
+            ModelKind::Vae => Variant::Vae,
+            ModelKind::Ivae => Variant::Ivae,
+            _ => Variant::IvaeFrozen,
+        };
+        VaeOptions {
+            variant,
+            latent_dim: self.latent_dim.unwrap_or(obs_dim),
+            hidden: self.hidden,
+            hidden_layers: self.hidden_layers,
+            activation: self.activation,
+            decoder_var: self.decoder_var,
+            prior_mean: self.modulation == Modulation::MeanVariance,
+            anchors: self.anchors.clone(),
+            freeze_after: self.freeze_after,
+            anchor_envs: self.anchor_envs.clone(),
+            allow_weak: self.allow_weak,
+        }
+    }
+    fn train_config(&self, seed: u64) -> TrainConfig {
+        let default_lr = if matches!(self.kind, ModelKind::TmiFlow | ModelKind::Flow) { 3e-3 } else { 1e-3 };
+        TrainConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr.unwrap_or(default_lr),
+            seed,
+            val_fraction: self.val_fraction,
+            patience: self.patience,
+            ..TrainConfig::default()
+        }
     }
 }
 
@@ -170,32 +298,30 @@ fn check_out(path: &Path, force: bool) -> Result<()> {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Simulate { recipe, dim, n, seed, out, force } => {
-            let ds = match recipe {
-                Recipe::Tmi => simulate::tmi::simulate(dim, n, seed)?.0,
-                Recipe::Gaussian => simulate::gaussian::simulate(dim, n, seed)?.dataset,
-            };
-            ds.save(&out, force)?;
-            println!("wrote {} rows × {} columns to {}", ds.x.rows, ds.x.cols, out.display());
-        }
+        Command::Simulate(cmd) => simulate_cmd(cmd)?,
         Command::Fit(args) => fit(&args)?,
-        Command::Encode { model, data, out, force } => {
+        Command::Encode { model, data, aux, sample, seed, out, force } => {
             check_out(&out, force)?;
             let m = Model::load(&model)?;
-            let x = io::read_matrix(&data)?;
-            m.check_columns(&data, x.cols)?;
-            io::write_npy(&out, &m.encode(&x))?;
+            let ds = Dataset::load(&data)?;
+            m.check_columns(&data, ds.x.cols)?;
+            let (u, u_path) = labels(&ds, &data, aux.as_deref())?;
+            let z = m.encode(&ds.x, u.as_deref(), &u_path, sample.then_some(seed))?;
+            io::write_npy(&out, &z)?;
+            println!("wrote {} codes of dimension {} to {}", z.rows, z.cols, out.display());
         }
-        Command::Sample { model, n, seed, out, force } => {
+        Command::Sample { model, n, seed, env, out, force } => {
             check_out(&out, force)?;
-            io::write_npy(&out, &Model::load(&model)?.sample(n, seed))?;
+            let x = Model::load(&model)?.sample(n, seed, env)?;
+            io::write_npy(&out, &x)?;
+            println!("wrote {} samples to {}", x.rows, out.display());
         }
         Command::Logprob { model, data, out, force } => {
             check_out(&out, force)?;
             let m = Model::load(&model)?;
             let x = io::read_matrix(&data)?;
             m.check_columns(&data, x.cols)?;
-            let lp = m.log_prob(&x);
+            let lp = m.log_prob(&x)?;
             let mean = lp.iter().sum::<f64>() / lp.len() as f64;
             io::write_npy(&out, &Matrix::new(lp.len(), 1, lp))?;
             println!("mean log-density {mean:.4} nats over {} rows", x.rows);
@@ -213,39 +339,138 @@ pub fn run(cli: Cli) -> Result<()> {
                 print_scores(&[("learned", &scores)]);
             }
         }
-        Command::Inspect { model } => {
-            let m = Model::load(&model)?;
-            println!("kind          {}", m.kind.name());
-            println!("dim           {}", m.dim());
-            println!("parameters    {}", m.flow.params.count());
-            println!("architecture  {}", serde_json::to_string(&m.flow.config).expect("serializes"));
-            println!("training      {}", serde_json::to_string(&m.train).expect("serializes"));
-            let r = &m.report;
-            println!(
-                "fit           {} epochs ({} steps, {:.1} s), best validation NLL {:.4} at epoch {}, {} train / {} validation rows",
-                r.epochs_run, r.steps, r.seconds, r.best_val_loss, r.best_epoch, r.n_train, r.n_val
-            );
-        }
+        Command::Inspect { model } => inspect(&Model::load(&model)?),
         Command::Demo { seed } => crate::demo::run(seed)?,
     }
     Ok(())
 }
 
+/// Environment labels: `--aux` if given, else the dataset's u.npy. Returns them with the path
+/// to name in errors.
+fn labels(ds: &Dataset, data: &Path, aux: Option<&Path>) -> Result<(Option<Vec<i64>>, PathBuf)> {
+    match aux {
+        Some(p) => Ok((Some(io::read_labels(p)?), p.to_path_buf())),
+        None => Ok((ds.u.clone(), data.join("u.npy"))),
+    }
+}
+
+fn fit_once(args: &FitArgs, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seed: u64) -> Result<Model> {
+    let train = args.train_config(seed);
+    let progress = !args.quiet;
+    let (fitted, report) = match args.kind {
+        ModelKind::TmiFlow | ModelKind::Flow => {
+            let (flow, report) = crate::flows::fit::fit(args.flow_config(ds.x.cols), &ds.x, &train, progress)?;
+            (Fitted::Flow(flow), report)
+        }
+        ModelKind::Vae | ModelKind::Ivae | ModelKind::IvaeFrozen => {
+            let (vae, report) = crate::ivae::fit::fit(&args.vae_options(ds.x.cols), &ds.x, u, u_path, &train, progress)?;
+            (Fitted::Vae(vae), report)
+        }
+        ModelKind::Fa | ModelKind::FaTri => {
+            let (fa, report) = crate::fa::fit_split(&ds.x, args.latent_dim.unwrap_or(ds.x.cols), args.kind == ModelKind::FaTri, &train)?;
+            (Fitted::Fa(fa), report)
+        }
+    };
+    Ok(Model { kind: args.kind, fitted, train, report })
+}
+
 fn fit(args: &FitArgs) -> Result<()> {
     check_out(&args.out, args.force)?;
+    if args.restarts == 0 {
+        return Err(Error::usage("--restarts must be at least 1"));
+    }
     let ds = Dataset::load(&args.data)?;
-    let (flow, report) = crate::flows::fit::fit(args.flow_config(ds.x.cols), &ds.x, &args.train_config(), !args.quiet)?;
-    let model = Model { kind: args.kind, flow, train: args.train_config(), report };
+    let (u, u_path) = labels(&ds, &args.data, args.aux.as_deref())?;
+    let mut best: Option<Model> = None;
+    for r in 0..args.restarts {
+        let m = fit_once(args, &ds, u.as_deref(), &u_path, args.seed + r)?;
+        if args.restarts > 1 {
+            println!("restart {} (seed {}): validation loss {:.4}", r + 1, args.seed + r, m.report.best_val_loss);
+        }
+        if best.as_ref().is_none_or(|b| m.report.best_val_loss < b.report.best_val_loss) {
+            best = Some(m);
+        }
+    }
+    let model = best.expect("at least one restart");
     model.save(&args.out)?;
     let r = &model.report;
     println!(
-        "{}: {} epochs in {:.1} s, best validation NLL {:.4} nats (epoch {}); saved {}",
-        args.kind.name(), r.epochs_run, r.seconds, r.best_val_loss, r.best_epoch, args.out.display()
+        "{}: {} epochs in {:.1} s, best validation loss {:.4} nats (epoch {}, seed {}); saved {}",
+        args.kind.name(), r.epochs_run, r.seconds, r.best_val_loss, r.best_epoch, model.train.seed, args.out.display()
     );
+    if let Some(check) = model_anchor_check(&model) {
+        println!("anchors: {}", check.message);
+    }
     if let Some(z) = &ds.z {
-        print_scores(&[(args.kind.name(), &metrics::evaluate(z, &model.encode(&ds.x))?)]);
+        if z.cols == model.latent_dim() {
+            let zhat = model.encode(&ds.x, u.as_deref(), &u_path, None)?;
+            print_scores(&[(args.kind.name(), &metrics::evaluate(z, &zhat)?)]);
+        }
     }
     Ok(())
+}
+
+fn model_anchor_check(m: &Model) -> Option<&crate::priors::AnchorCheck> {
+    match &m.fitted {
+        Fitted::Vae(v) => v.config.anchor_check.as_ref(),
+        _ => None,
+    }
+}
+
+fn simulate_cmd(cmd: SimulateCmd) -> Result<()> {
+    let (ds, priors, out) = match cmd {
+        SimulateCmd::Tmi { dim, n, out } => (simulate::tmi::simulate(dim, n, out.seed)?.0, None, out),
+        SimulateCmd::Gaussian { dim, n, out } => (simulate::gaussian::simulate(dim, n, out.seed)?.dataset, None, out),
+        SimulateCmd::Ivae { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, noise, out } => {
+            let recipe = simulate::ivae::IvaeRecipe { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, noise, seed: out.seed };
+            let sim = simulate::ivae::simulate(&recipe)?;
+            (sim.dataset, Some(sim.priors), out)
+        }
+        SimulateCmd::LinearEnv { envs, latent_dim, obs_dim, per_env, noise, out } => {
+            let sim = simulate::linear_env::simulate(envs, latent_dim, obs_dim, per_env, noise, out.seed)?;
+            (sim.dataset, Some(sim.priors), out)
+        }
+    };
+    ds.save(&out.out, out.force)?;
+    if let Some(p) = priors {
+        crate::priors::write_anchors(&out.out.join("priors.json"), &p)?;
+    }
+    println!("wrote {} rows × {} columns to {}", ds.x.rows, ds.x.cols, out.out.display());
+    Ok(())
+}
+
+fn inspect(m: &Model) {
+    println!("kind          {}", m.kind.name());
+    println!("dimensions    observed {}, latent {}", m.obs_dim(), m.latent_dim());
+    match &m.fitted {
+        Fitted::Flow(f) => {
+            println!("parameters    {}", f.params.count());
+            println!("architecture  {}", serde_json::to_string(&f.config).expect("serializes"));
+        }
+        Fitted::Vae(v) => {
+            println!("parameters    {}", v.params.count());
+            let mut c = v.config.clone();
+            c.anchors.clear();
+            c.anchor_check = None;
+            println!("architecture  {}", serde_json::to_string(&c).expect("serializes"));
+            if let Some(check) = &v.config.anchor_check {
+                println!("anchor check  {}", check.message);
+            }
+            for a in &v.config.anchors {
+                println!("frozen prior  env {:>4}  mean {:?}  var {:?}", a.env, a.mean, a.var);
+            }
+        }
+        Fitted::Fa(fa) => {
+            println!("loading       {:?}", (0..fa.loading.rows).map(|i| fa.loading.row(i).to_vec()).collect::<Vec<_>>());
+            println!("noise var     {:?}", fa.noise_var);
+        }
+    }
+    println!("training      {}", serde_json::to_string(&m.train).expect("serializes"));
+    let r = &m.report;
+    println!(
+        "fit           {} epochs ({} steps, {:.1} s), best validation loss {:.4} at epoch {}, {} train / {} validation rows",
+        r.epochs_run, r.steps, r.seconds, r.best_val_loss, r.best_epoch, r.n_train, r.n_val
+    );
 }
 
 /// Metrics of several fits side by side, one column each.

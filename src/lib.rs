@@ -6,13 +6,16 @@
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod fa;
 pub mod flows;
 pub mod io;
+pub mod ivae;
 pub mod matrix;
 pub mod metrics;
 pub mod model_file;
 pub mod models;
 pub mod nn;
+pub mod priors;
 pub mod simulate;
 pub mod tensor;
 pub mod train;

@@ -2,7 +2,7 @@
 //! Linear algebra goes through nalgebra; this type only stores and slices.
 use nalgebra::DMatrix;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Matrix {
     pub rows: usize,
     pub cols: usize,

@@ -1,13 +1,16 @@
-//! Fitted models as values: what every kind can do (encode, sample, log-density), and how it
-//! is saved and loaded. The CLI only talks to this type.
+//! Fitted models as values: what every kind can do (encode, sample, log-density), how it is
+//! fitted from the CLI's options, and how it is saved and loaded. The CLI only talks to this.
 use crate::error::{Error, Result};
+use crate::fa::FactorAnalysis;
 use crate::flows::{Flow, FlowConfig, Standardize};
+use crate::ivae::{Vae, VaeConfig};
 use crate::matrix::Matrix;
 use crate::model_file::{self, Header};
 use crate::nn::ParamSet;
 use crate::tensor::{self, DType};
 use crate::train::{TrainConfig, TrainReport, stream};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The model kinds strongid fits.
@@ -18,95 +21,205 @@ pub enum ModelKind {
     TmiFlow,
     /// Same layers with the ordering reversed between steps: not triangular, weakly identifiable.
     Flow,
+    /// VAE with a fixed N(0, I) prior: weakly identifiable.
+    Vae,
+    /// iVAE with learned per-environment priors: identifiable up to affine maps of T(z) (Prop. 4.3).
+    Ivae,
+    /// iVAE with frozen anchor priors (Thm 4.5): strongly identifiable when the anchors span.
+    IvaeFrozen,
+    /// Linear Gaussian factor analysis: identifiable up to rotations O(d).
+    Fa,
+    /// Factor analysis with lower-triangular, positive-diagonal loadings: strongly identifiable.
+    FaTri,
 }
 
 impl ModelKind {
+    pub const ALL: [ModelKind; 7] =
+        [ModelKind::TmiFlow, ModelKind::Flow, ModelKind::Vae, ModelKind::Ivae, ModelKind::IvaeFrozen, ModelKind::Fa, ModelKind::FaTri];
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::TmiFlow => "tmi-flow",
             ModelKind::Flow => "flow",
+            ModelKind::Vae => "vae",
+            ModelKind::Ivae => "ivae",
+            ModelKind::IvaeFrozen => "ivae-frozen",
+            ModelKind::Fa => "fa",
+            ModelKind::FaTri => "fa-tri",
         }
     }
     fn parse(name: &str) -> Option<ModelKind> {
-        [ModelKind::TmiFlow, ModelKind::Flow].into_iter().find(|k| k.name() == name)
+        ModelKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
+#[derive(Clone, Debug)]
+pub enum Fitted {
+    Flow(Flow),
+    Vae(Vae),
+    Fa(FactorAnalysis),
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct FlowFileConfig {
-    flow: FlowConfig,
-    standardize: Standardize,
-    train: TrainConfig,
+#[serde(tag = "family", rename_all = "kebab-case")]
+enum FileConfig {
+    Flow { flow: FlowConfig, standardize: Standardize, train: TrainConfig },
+    Vae { vae: VaeConfig, train: TrainConfig },
+    Fa { fa: FactorAnalysis, train: TrainConfig },
 }
 
 #[derive(Clone, Debug)]
 pub struct Model {
     pub kind: ModelKind,
-    pub flow: Flow,
+    pub fitted: Fitted,
     pub train: TrainConfig,
     pub report: TrainReport,
 }
 
 impl Model {
-    pub fn dim(&self) -> usize {
-        self.flow.config.dim
+    pub fn obs_dim(&self) -> usize {
+        match &self.fitted {
+            Fitted::Flow(f) => f.config.dim,
+            Fitted::Vae(v) => v.config.obs_dim,
+            Fitted::Fa(fa) => fa.loading.rows,
+        }
+    }
+
+    pub fn latent_dim(&self) -> usize {
+        match &self.fitted {
+            Fitted::Flow(f) => f.config.dim,
+            Fitted::Vae(v) => v.config.latent_dim,
+            Fitted::Fa(fa) => fa.loading.cols,
+        }
+    }
+
+    /// Whether encoding needs environment labels.
+    pub fn needs_labels(&self) -> bool {
+        matches!(&self.fitted, Fitted::Vae(v) if !v.config.envs.is_empty())
     }
 
     /// Error naming `path` if its data has the wrong number of columns for this model.
     pub fn check_columns(&self, path: &Path, cols: usize) -> Result<()> {
-        if cols != self.dim() {
-            return Err(Error::input(path, format!("has {cols} columns but the model expects {}", self.dim())));
+        if cols != self.obs_dim() {
+            return Err(Error::input(path, format!("has {cols} columns but the model expects {}", self.obs_dim())));
         }
         Ok(())
     }
 
-    /// The code z of each row of x.
-    pub fn encode(&self, x: &Matrix) -> Matrix {
-        self.flow.encode(x)
+    /// The code of each row of x: T(x) for flows, the posterior mean E[z | x, u] otherwise (or
+    /// a posterior sample with `sample_seed`, for the iVAE family). `u_path` names the labels.
+    pub fn encode(&self, x: &Matrix, u: Option<&[i64]>, u_path: &Path, sample_seed: Option<u64>) -> Result<Matrix> {
+        match &self.fitted {
+            Fitted::Flow(f) => Ok(f.encode(x)),
+            Fitted::Fa(fa) => Ok(fa.encode(x)),
+            Fitted::Vae(v) => {
+                let onehot = match (self.needs_labels(), u) {
+                    (false, _) => Matrix::zeros(x.rows, 0),
+                    (true, None) => return Err(Error::usage(format!("{} needs environment labels to encode: pass --aux U.npy", self.kind.name()))),
+                    (true, Some(u)) if u.len() != x.rows => {
+                        return Err(Error::input(u_path, format!("has {} labels but the data has {} rows", u.len(), x.rows)));
+                    }
+                    (true, Some(u)) => v.one_hot(u, u_path)?,
+                };
+                Ok(v.encode(x, &onehot, sample_seed))
+            }
+        }
     }
 
-    /// Exact log-density of each row of x.
-    pub fn log_prob(&self, x: &Matrix) -> Vec<f64> {
-        self.flow.log_prob(x)
+    /// Exact log-density of each row (flows and factor analysis).
+    pub fn log_prob(&self, x: &Matrix) -> Result<Vec<f64>> {
+        match &self.fitted {
+            Fitted::Flow(f) => Ok(f.log_prob(x)),
+            Fitted::Fa(fa) => Ok(fa.log_prob(x)),
+            Fitted::Vae(_) => Err(Error::usage(format!(
+                "{} has no closed-form log-density (it is trained on the ELBO, a lower bound); use a flow or fa for exact log-densities",
+                self.kind.name()
+            ))),
+        }
     }
 
-    /// n draws: z ~ N(0, I) from the seed, then x = T⁻¹(z).
-    pub fn sample(&self, n: usize, seed: u64) -> Matrix {
-        let z = crate::simulate::standard_normal(n, self.dim(), &mut stream(seed, 30));
-        self.flow.generate(&z)
+    /// n draws from the model. For the iVAE family `env` picks the environment's prior; without
+    /// it, environments are drawn uniformly from those seen in training.
+    pub fn sample(&self, n: usize, seed: u64, env: Option<i64>) -> Result<Matrix> {
+        match &self.fitted {
+            Fitted::Flow(f) => Ok(f.generate(&crate::simulate::standard_normal(n, f.config.dim, &mut stream(seed, 30)))),
+            Fitted::Fa(fa) => Ok(fa.sample(n, &mut stream(seed, 30))),
+            Fitted::Vae(v) => {
+                let envs = &v.config.envs;
+                let labels: Vec<i64> = match env {
+                    Some(e) => vec![e; n],
+                    None if envs.is_empty() => Vec::new(),
+                    None => {
+                        use rand::Rng;
+                        let mut rng = stream(seed, 33);
+                        (0..n).map(|_| envs[rng.random_range(0..envs.len())]).collect()
+                    }
+                };
+                let onehot = if envs.is_empty() { Matrix::zeros(n, 0) } else { v.one_hot(&labels, Path::new("--env"))? };
+                Ok(v.sample(&onehot, seed))
+            }
+        }
+    }
+
+    fn tensors(&self) -> Vec<(String, Matrix)> {
+        match &self.fitted {
+            Fitted::Flow(f) => f.params.to_matrices(),
+            Fitted::Vae(v) => v.params.to_matrices(),
+            Fitted::Fa(_) => Vec::new(), // all in the (f64-exact) JSON header
+        }
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let config = FlowFileConfig { flow: self.flow.config.clone(), standardize: self.flow.standardize.clone(), train: self.train.clone() };
+        let train = self.train.clone();
+        let config = match &self.fitted {
+            Fitted::Flow(f) => FileConfig::Flow { flow: f.config.clone(), standardize: f.standardize.clone(), train },
+            Fitted::Vae(v) => FileConfig::Vae { vae: v.config.clone(), train },
+            Fitted::Fa(fa) => FileConfig::Fa { fa: fa.clone(), train },
+        };
         let header = Header::new(
             self.kind.name(),
             serde_json::to_value(&config).expect("config serializes"),
             serde_json::to_value(&self.report).expect("report serializes"),
         );
-        model_file::save(path, &header, &self.flow.params.to_matrices())
+        model_file::save(path, &header, &self.tensors())
     }
 
     pub fn load(path: &Path) -> Result<Model> {
         let (header, mut tensors) = model_file::load(path)?;
         let bad = |msg: String| Error::model(path, msg);
         let kind = ModelKind::parse(&header.kind).ok_or_else(|| bad(format!("unknown model kind '{}'", header.kind)))?;
-        let config: FlowFileConfig = serde_json::from_value(header.config).map_err(|e| bad(format!("invalid configuration: {e}")))?;
+        let config: FileConfig = serde_json::from_value(header.config).map_err(|e| bad(format!("invalid configuration: {e}")))?;
         let report: TrainReport = serde_json::from_value(header.training).map_err(|e| bad(format!("invalid training summary: {e}")))?;
-        // The architecture defines which tensors must be present, with which shapes.
-        let template = Flow::new(config.flow.clone(), config.standardize.clone(), &mut stream(0, 0));
-        let mut params = ParamSet::new();
-        for (name, expected) in template.params.names.iter().zip(&template.params.values) {
-            let m = tensors.remove(name).ok_or_else(|| bad(format!("missing tensor {name}")))?;
-            if [m.rows, m.cols] != expected.dims() {
-                return Err(bad(format!("tensor {name} has shape {}×{}, expected {:?}", m.rows, m.cols, expected.dims())));
+        // A template of the architecture says which tensors must be present, with which shapes.
+        let (fitted, train) = match config {
+            FileConfig::Flow { flow, standardize, train } => {
+                let template = Flow::new(flow.clone(), standardize.clone(), &mut stream(0, 0));
+                let params = take_params(&template.params, &mut tensors).map_err(bad)?;
+                (Fitted::Flow(Flow::from_parts(flow, standardize, params)), train)
             }
-            params.names.push(name.clone());
-            params.values.push(tensor::from_matrix(&m, DType::F32));
-        }
+            FileConfig::Vae { vae, train } => {
+                let template = Vae::new(vae.clone(), &mut stream(0, 0));
+                let params = take_params(&template.params, &mut tensors).map_err(bad)?;
+                (Fitted::Vae(Vae::from_parts(vae, params)), train)
+            }
+            FileConfig::Fa { fa, train } => (Fitted::Fa(fa), train),
+        };
         if let Some(extra) = tensors.keys().next() {
             return Err(bad(format!("unexpected tensor {extra}")));
         }
-        let flow = Flow::from_parts(config.flow, config.standardize, params);
-        Ok(Model { kind, flow, train: config.train, report })
+        Ok(Model { kind, fitted, train, report })
     }
+}
+
+/// Move the tensors named by `template` out of `tensors`, checking their shapes.
+fn take_params(template: &ParamSet, tensors: &mut HashMap<String, Matrix>) -> std::result::Result<ParamSet, String> {
+    let mut params = ParamSet::new();
+    for (name, expected) in template.names.iter().zip(&template.values) {
+        let m = tensors.remove(name).ok_or_else(|| format!("missing tensor {name}"))?;
+        if [m.rows, m.cols] != expected.dims() {
+            return Err(format!("tensor {name} has shape {}×{}, expected {:?}", m.rows, m.cols, expected.dims()));
+        }
+        params.names.push(name.clone());
+        params.values.push(tensor::from_matrix(&m, DType::F32));
+    }
+    Ok(params)
 }

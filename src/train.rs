@@ -93,8 +93,20 @@ fn validation_loss(obj: &impl Objective, params: &[Tensor<2>], rows: &[usize], s
     total / rows.len() as f64
 }
 
+/// Where training starts: fresh parameters must be improved on (else the fit failed); a
+/// continuation (e.g. after freezing priors) may keep its starting point as the best.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    Fresh,
+    Continuation,
+}
+
 /// Train `params` on `obj`; returns the parameters of the best validation epoch.
 pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show_progress: bool) -> Result<(Vec<Tensor<2>>, TrainReport)> {
+    fit_from(obj, params, cfg, show_progress, Start::Fresh)
+}
+
+pub fn fit_from(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show_progress: bool, start_kind: Start) -> Result<(Vec<Tensor<2>>, TrainReport)> {
     if cfg.batch == 0 || cfg.epochs == 0 || !(cfg.lr > 0.0) {
         return Err(Error::usage("epochs, batch and learning rate must be positive"));
     }
@@ -108,6 +120,9 @@ pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show
     let mut best = current.clone();
     // The untrained model's validation loss: a fit that never beats it has failed.
     let initial_val = validation_loss(obj, &current, &val_rows, cfg.seed);
+    if start_kind == Start::Continuation && initial_val.is_finite() {
+        report.best_val_loss = initial_val;
+    }
     let bar = progress_bar(cfg.epochs as u64, show_progress);
     for epoch in 1..=cfg.epochs {
         train_rows.shuffle(&mut shuffle_rng);
@@ -155,7 +170,7 @@ pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show
         }
     }
     bar.finish_and_clear();
-    if !(report.best_val_loss < initial_val) {
+    if start_kind == Start::Fresh && !(report.best_val_loss < initial_val) {
         return Err(Error::Diverged {
             epoch: report.epochs_run,
             msg: format!(

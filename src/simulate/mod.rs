@@ -1,6 +1,8 @@
 //! Data simulators. Each writes the observations, the true latents and a `meta.json` holding
 //! the recipe and every parameter, so a dataset is reproducible and its ground truth is known.
 pub mod gaussian;
+pub mod ivae;
+pub mod linear_env;
 pub mod tmi;
 
 use crate::matrix::Matrix;

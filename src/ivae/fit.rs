@@ -1,0 +1,160 @@
+//! Fitting the iVAE family with the shared training loop, including the anchor check of
+//! Thm 4.5 before training and the two-stage `--freeze-after` schedule.
+use super::{Vae, VaeConfig, Variant};
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::nn::Activation;
+use crate::priors::{self, EnvPrior};
+use crate::tensor::{self, DType, Tensor};
+use crate::train::{self, Objective, TrainConfig, TrainReport};
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct VaeOptions {
+    pub variant: Variant,
+    pub latent_dim: usize,
+    pub hidden: usize,
+    pub hidden_layers: usize,
+    pub activation: Activation,
+    pub decoder_var: f64,
+    /// ivae: learn prior means (mean-variance) rather than fixing them at 0 (variance-only).
+    pub prior_mean: bool,
+    /// ivae-frozen: anchors read from this file...
+    pub anchors: Option<PathBuf>,
+    /// ...or learned for this many epochs, then frozen.
+    pub freeze_after: Option<usize>,
+    /// With --freeze-after: which environments to freeze (default: all).
+    pub anchor_envs: Option<Vec<i64>>,
+    /// Train even if the anchor condition fails (the model is then only weakly identifiable).
+    pub allow_weak: bool,
+}
+
+struct NegElbo<'a> {
+    vae: &'a Vae,
+    x: &'a Matrix,
+    onehot: &'a Matrix,
+}
+
+impl Objective for NegElbo<'_> {
+    fn loss(&self, params: &[Tensor<2>], rows: &[usize], rng: &mut ChaCha8Rng) -> Tensor<1> {
+        let x = tensor::from_matrix(&self.x.select_rows(rows), DType::F32);
+        let onehot = (self.onehot.cols > 0).then(|| tensor::from_matrix(&self.onehot.select_rows(rows), DType::F32));
+        let eps = tensor::from_matrix(&crate::simulate::standard_normal(rows.len(), self.vae.config.latent_dim, rng), DType::F32);
+        self.vae.neg_elbo(params, x, onehot, eps).mean()
+    }
+    fn n_rows(&self) -> usize {
+        self.x.rows
+    }
+}
+
+/// Environment labels: required (and matched to x's rows) for the iVAE variants.
+fn labels<'a>(variant: Variant, u: Option<&'a [i64]>, u_path: &Path, rows: usize) -> Result<Option<&'a [i64]>> {
+    match (variant, u) {
+        (Variant::Vae, _) => Ok(None),
+        (_, None) => Err(Error::usage("this model needs environment labels: give a dataset directory with u.npy, or --aux U.npy")),
+        (_, Some(u)) if u.len() != rows => Err(Error::input(u_path, format!("has {} labels but the data has {rows} rows", u.len()))),
+        (_, Some(u)) => Ok(Some(u)),
+    }
+}
+
+/// Check anchors against the data's environments and dimension, then Thm 4.5's condition.
+fn checked_anchors(anchors: Vec<EnvPrior>, path: &Path, envs: &[i64], d: usize, allow_weak: bool) -> Result<(Vec<EnvPrior>, priors::AnchorCheck)> {
+    for a in &anchors {
+        if envs.binary_search(&a.env).is_err() {
+            return Err(Error::input(path, format!("environment {} does not occur in the labels u (present: {envs:?})", a.env)));
+        }
+        if a.mean.len() != d {
+            return Err(Error::input(path, format!("environment {}: priors have dimension {} but --latent-dim is {d}", a.env, a.mean.len())));
+        }
+    }
+    let check = priors::check_anchors(&anchors);
+    if !check.strongly_identifiable && !allow_weak {
+        return Err(Error::usage(format!("{}\nrefusing to fit ivae-frozen; pass --allow-weak to train anyway (the model is then only weakly identifiable)", check.message)));
+    }
+    Ok((anchors, check))
+}
+
+fn merge(first: TrainReport, second: TrainReport) -> TrainReport {
+    let offset = first.epochs_run;
+    TrainReport {
+        epochs_run: offset + second.epochs_run,
+        initial_val_loss: first.initial_val_loss,
+        best_epoch: offset + second.best_epoch,
+        train_loss: [first.train_loss, second.train_loss].concat(),
+        val_loss: [first.val_loss, second.val_loss].concat(),
+        steps: first.steps + second.steps,
+        seconds: first.seconds + second.seconds,
+        ..second
+    }
+}
+
+/// Fit a model of the family. `u_path` names the labels' file in error messages.
+pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, train_cfg: &TrainConfig, show_progress: bool) -> Result<(Vae, TrainReport)> {
+    if opts.latent_dim == 0 || opts.hidden == 0 || !(opts.decoder_var > 0.0) {
+        return Err(Error::usage("--latent-dim, --hidden and --decoder-var must be positive"));
+    }
+    let u = labels(opts.variant, u, u_path, x.rows)?;
+    let mut envs: Vec<i64> = u.map(|u| u.to_vec()).unwrap_or_default();
+    envs.sort_unstable();
+    envs.dedup();
+    let frozen = opts.variant == Variant::IvaeFrozen;
+    if frozen && opts.anchors.is_some() == opts.freeze_after.is_some() {
+        return Err(Error::usage("ivae-frozen needs exactly one of --anchors priors.json or --freeze-after EPOCHS"));
+    }
+    let mut config = VaeConfig {
+        variant: opts.variant,
+        obs_dim: x.cols,
+        latent_dim: opts.latent_dim,
+        envs: envs.clone(),
+        hidden: opts.hidden,
+        hidden_layers: opts.hidden_layers,
+        activation: opts.activation,
+        decoder_var: opts.decoder_var,
+        prior_mean: opts.prior_mean || frozen,
+        anchors: Vec::new(),
+        anchor_check: None,
+    };
+    if let (true, Some(path)) = (frozen, &opts.anchors) {
+        let (anchors, check) = checked_anchors(priors::read_anchors(path)?, path, &envs, opts.latent_dim, opts.allow_weak)?;
+        config.anchors = anchors;
+        config.anchor_check = Some(check);
+    }
+    let mut onehot = Matrix::zeros(x.rows, envs.len());
+    let mut vae = Vae::new(config, &mut train::stream(train_cfg.seed, train::STREAM_INIT));
+    if let Some(u) = u {
+        onehot = vae.one_hot(u, u_path)?;
+    }
+    let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo { vae, x, onehot: &onehot }, vae.params.values.clone(), cfg, show_progress, start);
+    match (frozen, opts.freeze_after) {
+        (true, Some(warmup)) => {
+            if warmup == 0 || warmup >= train_cfg.epochs {
+                return Err(Error::usage(format!("--freeze-after must be between 1 and --epochs − 1 ({})", train_cfg.epochs)));
+            }
+            // Stage 1: a plain mean-variance iVAE, every prior learned.
+            let stage1 = TrainConfig { epochs: warmup, patience: usize::MAX, ..train_cfg.clone() };
+            let (values, first) = run(&vae, &stage1, train::Start::Fresh)?;
+            vae.params.values = values;
+            let wanted = opts.anchor_envs.clone().unwrap_or_else(|| envs.clone());
+            let learned = vae.env_priors();
+            let mut anchors = Vec::new();
+            for e in wanted {
+                let p = learned.iter().find(|p| p.env == e).ok_or_else(|| Error::usage(format!("--anchor-envs: environment {e} does not occur in the labels u")))?;
+                anchors.push(p.clone());
+            }
+            let (anchors, check) = checked_anchors(anchors, Path::new("--freeze-after priors"), &envs, opts.latent_dim, opts.allow_weak)?;
+            vae.config.anchors = anchors;
+            vae.config.anchor_check = Some(check);
+            // Stage 2: the same network with the anchors' priors frozen.
+            let stage2 = TrainConfig { epochs: train_cfg.epochs - warmup, ..train_cfg.clone() };
+            let (values, second) = run(&vae, &stage2, train::Start::Continuation)?;
+            vae.params.values = values;
+            Ok((vae, merge(first, second)))
+        }
+        _ => {
+            let (values, report) = run(&vae, train_cfg, train::Start::Fresh)?;
+            vae.params.values = values;
+            Ok((vae, report))
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The iVAE family (Khemakhem et al. 2020; THEORY §2): encoder q(z | x, u) = N(m, diag v) from an
+//! MLP on (x, one-hot u), decoder x ≈ f(z) with fixed observation variance, and a prior
+//!   - `vae`:         N(0, I), u ignored (weakly identifiable: any N(0, I)-preserving map);
+//!   - `ivae`:        N(m(u), diag v(u)) learned per environment (or N(0, diag v(u)),
+//!                    variance-only, as in the official code): identifiable up to affine maps of
+//!                    T(z) (Prop. 4.3), sign flips always survive variance-only priors;
+//!   - `ivae-frozen`: the priors of anchor environments frozen at given natural parameters
+//!                    (Thm 4.5): strongly identifiable when the anchor contrasts span K.
+//! Trained by maximising the ELBO E_q[log p(x | z)] − KL(q(z | x, u) ‖ p(z | u)) with the
+//! reparameterisation trick (the Gaussian KL in closed form).
+pub mod fit;
+
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::nn::{Activation, Mlp, ParamSet};
+use crate::priors::{AnchorCheck, EnvPrior};
+use crate::tensor::{self, DType, Tensor};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    Vae,
+    Ivae,
+    IvaeFrozen,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VaeConfig {
+    pub variant: Variant,
+    pub obs_dim: usize,
+    pub latent_dim: usize,
+    /// Environment labels seen in training, sorted: position = one-hot index. Empty for `vae`.
+    pub envs: Vec<i64>,
+    pub hidden: usize,
+    pub hidden_layers: usize,
+    pub activation: Activation,
+    /// Fixed observation variance of the decoder.
+    pub decoder_var: f64,
+    /// Learn prior means (mean-variance modulation); false = means fixed at 0 (variance-only).
+    pub prior_mean: bool,
+    /// Frozen anchor priors (ivae-frozen).
+    pub anchors: Vec<EnvPrior>,
+    /// The Thm 4.5 check of the anchors, as computed before training.
+    pub anchor_check: Option<AnchorCheck>,
+}
+
+impl VaeConfig {
+    fn n_envs(&self) -> usize {
+        self.envs.len()
+    }
+    fn has_prior_table(&self) -> bool {
+        self.variant != Variant::Vae
+    }
+    fn encoder(&self) -> Mlp {
+        let mut sizes = vec![self.obs_dim + self.n_envs()];
+        sizes.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
+        sizes.push(2 * self.latent_dim);
+        Mlp::dense(sizes, self.activation)
+    }
+    fn decoder(&self) -> Mlp {
+        let mut sizes = vec![self.latent_dim];
+        sizes.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
+        sizes.push(self.obs_dim);
+        Mlp::dense(sizes, self.activation)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Vae {
+    pub config: VaeConfig,
+    pub params: ParamSet,
+    encoder: Mlp,
+    decoder: Mlp,
+}
+
+/// Per-row diagonal Gaussian: mean and variance, each [n, d].
+pub struct Gaussian {
+    pub mean: Tensor<2>,
+    pub var: Tensor<2>,
+}
+
+impl Vae {
+    /// A fresh model with seeded weights; learned priors start at N(0, I).
+    pub fn new(config: VaeConfig, rng: &mut impl rand::Rng) -> Vae {
+        let (encoder, decoder) = (config.encoder(), config.decoder());
+        let mut params = ParamSet::new();
+        encoder.init_params(&mut params, "encoder", rng);
+        decoder.init_params(&mut params, "decoder", rng);
+        if config.has_prior_table() {
+            let zeros = Matrix::zeros(config.n_envs(), config.latent_dim);
+            params.push("prior.mean", &zeros);
+            params.push("prior.logvar", &zeros);
+        }
+        Vae { config, params, encoder, decoder }
+    }
+
+    pub fn from_parts(config: VaeConfig, params: ParamSet) -> Vae {
+        let (encoder, decoder) = (config.encoder(), config.decoder());
+        Vae { config, params, encoder, decoder }
+    }
+
+    fn dtype(&self) -> DType {
+        self.params.values[0].dtype()
+    }
+
+    /// One-hot rows for labels (errors name `path` and the 1-based row of an unknown label).
+    pub fn one_hot(&self, u: &[i64], path: &Path) -> Result<Matrix> {
+        let mut m = Matrix::zeros(u.len(), self.config.n_envs());
+        for (i, label) in u.iter().enumerate() {
+            let k = self.config.envs.binary_search(label).map_err(|_| {
+                Error::cell(path, i + 1, 1, format!("environment {label} did not occur in training (known: {:?})", self.config.envs))
+            })?;
+            m.set(i, k, 1.0);
+        }
+        Ok(m)
+    }
+
+    fn enc_params<'a>(&self, p: &'a [Tensor<2>]) -> &'a [Tensor<2>] {
+        &p[..self.encoder.n_tensors()]
+    }
+    fn dec_params<'a>(&self, p: &'a [Tensor<2>]) -> &'a [Tensor<2>] {
+        let e = self.encoder.n_tensors();
+        &p[e..e + self.decoder.n_tensors()]
+    }
+
+    /// q(z | x, u). `onehot` is [n, M] (M = 0 for `vae`).
+    pub fn posterior(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>) -> Gaussian {
+        let input = match onehot {
+            Some(u) if self.config.n_envs() > 0 => Tensor::cat(vec![x, u], 1),
+            _ => x,
+        };
+        let out = self.encoder.forward(self.enc_params(p), input);
+        let d = self.config.latent_dim;
+        Gaussian { mean: out.clone().narrow(1, 0, d), var: out.narrow(1, d, d).exp() }
+    }
+
+    /// Per-environment prior tables (M × d means, M × d variances), anchors frozen in place.
+    fn prior_tables(&self, p: &[Tensor<2>], like: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let e = self.encoder.n_tensors() + self.decoder.n_tensors();
+        let (m, d) = (self.config.n_envs(), self.config.latent_dim);
+        let mut mean = if self.config.prior_mean { p[e].clone() } else { p[e].clone().mul_scalar(0.0) };
+        let mut logvar = p[e + 1].clone();
+        if !self.config.anchors.is_empty() {
+            // free = 1 on learned rows, 0 on anchor rows; the anchors' values are constants.
+            let mut free = Matrix::from_fn(m, d, |_, _| 1.0);
+            let mut fixed_mean = Matrix::zeros(m, d);
+            let mut fixed_logvar = Matrix::zeros(m, d);
+            for a in &self.config.anchors {
+                let k = self.config.envs.binary_search(&a.env).expect("anchors checked against envs");
+                for j in 0..d {
+                    free.set(k, j, 0.0);
+                    fixed_mean.set(k, j, a.mean[j]);
+                    fixed_logvar.set(k, j, a.var[j].ln());
+                }
+            }
+            let dt = like.dtype();
+            let free = tensor::from_matrix(&free, dt);
+            mean = mean.mul(free.clone()).add(tensor::from_matrix(&fixed_mean, dt));
+            logvar = logvar.mul(free).add(tensor::from_matrix(&fixed_logvar, dt));
+        }
+        (mean, logvar.exp())
+    }
+
+    /// p(z | u) per row; N(0, I) for `vae`.
+    pub fn prior(&self, p: &[Tensor<2>], onehot: Option<Tensor<2>>, n: usize, like: &Tensor<2>) -> Gaussian {
+        match onehot {
+            Some(u) if self.config.has_prior_table() => {
+                let (mean, var) = self.prior_tables(p, like);
+                Gaussian { mean: u.clone().matmul(mean), var: u.matmul(var) }
+            }
+            _ => {
+                let d = self.config.latent_dim;
+                Gaussian { mean: tensor::full_like(like, [n, d], 0.0), var: tensor::full_like(like, [n, d], 1.0) }
+            }
+        }
+    }
+
+    pub fn decode(&self, p: &[Tensor<2>], z: Tensor<2>) -> Tensor<2> {
+        self.decoder.forward(self.dec_params(p), z)
+    }
+
+    /// Negative ELBO per row: −E_q[log p(x | z)] + KL(q ‖ p), one reparameterised sample.
+    pub fn neg_elbo(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>, eps: Tensor<2>) -> Tensor<1> {
+        let n = x.dims()[0];
+        let q = self.posterior(p, x.clone(), onehot.clone());
+        let prior = self.prior(p, onehot, n, &x);
+        let z = q.mean.clone().add(q.var.clone().sqrt().mul(eps));
+        let s2 = self.config.decoder_var;
+        let dx = self.config.obs_dim as f64;
+        let rec = self.decode(p, z).sub(x).square().sum_dim(1).div_scalar(2.0 * s2).add_scalar(0.5 * dx * (2.0 * std::f64::consts::PI * s2).ln());
+        // KL(N(m_q, v_q) ‖ N(m_p, v_p)) = ½ Σ [log v_p − log v_q + (v_q + (m_q − m_p)²)/v_p − 1].
+        let kl = prior.var.clone().log().sub(q.var.clone().log())
+            .add(q.var.add(q.mean.sub(prior.mean).square()).div(prior.var))
+            .sub_scalar(1.0)
+            .sum_dim(1)
+            .mul_scalar(0.5);
+        rec.add(kl).squeeze_dim::<1>(1)
+    }
+
+    fn onehot_tensor(&self, onehot: &Matrix) -> Option<Tensor<2>> {
+        (self.config.n_envs() > 0).then(|| tensor::from_matrix(onehot, self.dtype()))
+    }
+
+    /// Posterior mean (or a posterior sample with `sample_seed`) for each row.
+    pub fn encode(&self, x: &Matrix, onehot: &Matrix, sample_seed: Option<u64>) -> Matrix {
+        let q = self.posterior(&self.params.values, tensor::from_matrix(x, self.dtype()), self.onehot_tensor(onehot));
+        let mean = tensor::to_matrix(q.mean);
+        match sample_seed {
+            None => mean,
+            Some(seed) => {
+                let sd = tensor::to_matrix(q.var.sqrt());
+                let eps = crate::simulate::standard_normal(x.rows, self.config.latent_dim, &mut crate::train::stream(seed, 31));
+                Matrix::from_fn(x.rows, mean.cols, |i, j| mean.get(i, j) + sd.get(i, j) * eps.get(i, j))
+            }
+        }
+    }
+
+    /// Draw x: z ~ p(z | u) for the given one-hot rows, x = f(z) + N(0, decoder_var).
+    pub fn sample(&self, onehot: &Matrix, seed: u64) -> Matrix {
+        let n = onehot.rows;
+        let d = self.config.latent_dim;
+        let like = tensor::full_like(&self.params.values[0], [1, 1], 0.0);
+        let prior = self.prior(&self.params.values, self.onehot_tensor(onehot), n, &like);
+        let eps = tensor::from_matrix(&crate::simulate::standard_normal(n, d, &mut crate::train::stream(seed, 30)), self.dtype());
+        let z = prior.mean.add(prior.var.sqrt().mul(eps));
+        let mut x = tensor::to_matrix(self.decode(&self.params.values, z));
+        let noise = crate::simulate::standard_normal(n, self.config.obs_dim, &mut crate::train::stream(seed, 32));
+        let sd = self.config.decoder_var.sqrt();
+        for (v, e) in x.data.iter_mut().zip(&noise.data) {
+            *v += sd * e;
+        }
+        x
+    }
+
+    /// The current prior of every environment (anchors at their frozen values).
+    pub fn env_priors(&self) -> Vec<EnvPrior> {
+        if !self.config.has_prior_table() {
+            return Vec::new();
+        }
+        let like = tensor::full_like(&self.params.values[0], [1, 1], 0.0);
+        let (mean, var) = self.prior_tables(&self.params.values, &like);
+        let (mean, var) = (tensor::to_matrix(mean), tensor::to_matrix(var));
+        self.config.envs.iter().enumerate().map(|(k, &env)| EnvPrior { env, mean: mean.row(k).to_vec(), var: var.row(k).to_vec() }).collect()
+    }
+}
