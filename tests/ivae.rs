@@ -1,0 +1,176 @@
+//! The iVAE family: ELBO gradients, the Thm 4.5 anchor check end to end, App. F.1 (linear
+//! environments), and bad input.
+mod common;
+use common::*;
+use strongid::Matrix;
+use strongid::ivae::fit::{VaeOptions, fit};
+use strongid::ivae::{Vae, VaeConfig, Variant};
+use strongid::nn::Activation;
+use strongid::priors::EnvPrior;
+use strongid::simulate::linear_env;
+use strongid::tensor::{self, DType};
+use strongid::train::{TrainConfig, stream};
+use std::path::Path;
+
+fn small_config(anchors: Vec<EnvPrior>) -> VaeConfig {
+    VaeConfig {
+        variant: Variant::IvaeFrozen,
+        obs_dim: 3,
+        latent_dim: 2,
+        envs: vec![0, 1, 2],
+        hidden: 8,
+        hidden_layers: 1,
+        activation: Activation::Xtanh,
+        decoder_var: 0.1,
+        prior_mean: true,
+        anchors,
+        anchor_check: None,
+    }
+}
+
+#[test]
+fn elbo_gradient_matches_finite_differences_and_frozen_priors_get_none() {
+    let anchor = EnvPrior { env: 1, mean: vec![0.5, -1.0], var: vec![2.0, 0.5] };
+    let mut vae = Vae::new(small_config(vec![anchor]), &mut stream(3, 0));
+    // Random prior tables so the KL term is not trivial.
+    let mut rng = stream(3, 1);
+    for name in ["prior.mean", "prior.logvar"] {
+        let i = vae.params.names.iter().position(|n| n == name).unwrap();
+        vae.params.values[i] = tensor::from_matrix(&strongid::simulate::standard_normal(3, 2, &mut rng), DType::F32);
+    }
+    let vae = Vae::from_parts(vae.config.clone(), vae.params.cast(DType::F64));
+    let x = tensor::from_matrix(&strongid::simulate::standard_normal(5, 3, &mut rng), DType::F64);
+    let onehot = tensor::from_matrix(&Matrix::from_fn(5, 3, |i, j| f64::from(u8::from(i % 3 == j))), DType::F64);
+    let eps = tensor::from_matrix(&strongid::simulate::standard_normal(5, 2, &mut rng), DType::F64);
+    let loss = |values: &[strongid::tensor::Tensor<2>]| tensor::scalar(vae.neg_elbo(values, x.clone(), Some(onehot.clone()), eps.clone()).sum());
+    let leaves = vae.params.leaves();
+    let grads = vae.neg_elbo(&leaves, x.clone(), Some(onehot.clone()), eps.clone()).sum().backward();
+    let h = 1e-6;
+    for (p, leaf) in leaves.iter().enumerate() {
+        let g = tensor::to_matrix(leaf.grad(&grads).expect("every parameter gets a gradient"));
+        let base = tensor::to_matrix(vae.params.values[p].clone());
+        for k in (0..base.data.len()).step_by(3) {
+            let mut plus = vae.params.values.clone();
+            let mut minus = vae.params.values.clone();
+            let (mut bp, mut bm) = (base.clone(), base.clone());
+            bp.data[k] += h;
+            bm.data[k] -= h;
+            plus[p] = tensor::from_matrix(&bp, DType::F64);
+            minus[p] = tensor::from_matrix(&bm, DType::F64);
+            let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
+            assert!((fd - g.data[k]).abs() < 1e-5 * fd.abs().max(1.0), "{}[{k}]: autodiff {} vs finite difference {fd}", vae.params.names[p], g.data[k]);
+        }
+        // Row 1 (environment 1) of the prior tables is frozen: no gradient reaches it.
+        if vae.params.names[p].starts_with("prior.") {
+            assert_eq!(&g.data[2..4], &[0.0, 0.0], "{} frozen row has gradient", vae.params.names[p]);
+            assert!(g.data[0] != 0.0);
+        }
+    }
+}
+
+fn linear_options(anchors: &Path, allow_weak: bool) -> VaeOptions {
+    VaeOptions {
+        variant: Variant::IvaeFrozen,
+        latent_dim: 2,
+        hidden: 32,
+        hidden_layers: 2,
+        activation: Activation::Lrelu,
+        decoder_var: 0.01,
+        prior_mean: true,
+        anchors: Some(anchors.to_path_buf()),
+        freeze_after: None,
+        anchor_envs: None,
+        allow_weak,
+    }
+}
+
+/// Best-of-restarts fit (lowest validation loss), as `fit --restarts` does; returns the code
+/// and the affine map A with code ≈ A z + c.
+fn best_code(envs: usize, allow_weak: bool, seeds: std::ops::RangeInclusive<u64>) -> (Matrix, nalgebra::DMatrix<f64>, linear_env::LinearEnvData) {
+    let sim = linear_env::simulate(envs, 2, 10, 2000, 0.1, 0).unwrap();
+    let dir = scratch(&format!("linear_env_{envs}"));
+    let anchors = dir.join("priors.json");
+    strongid::priors::write_anchors(&anchors, &sim.priors).unwrap();
+    let u = sim.dataset.u.as_deref();
+    let mut best: Option<(f64, Vae)> = None;
+    for seed in seeds {
+        let train = TrainConfig { epochs: 200, batch: 128, lr: 3e-3, seed, patience: 20, ..TrainConfig::default() };
+        let (vae, report) = fit(&linear_options(&anchors, allow_weak), &sim.dataset.x, u, Path::new("u"), &train, false).unwrap();
+        if best.as_ref().is_none_or(|(v, _)| report.best_val_loss < *v) {
+            best = Some((report.best_val_loss, vae));
+        }
+    }
+    let vae = best.unwrap().1;
+    let code = vae.encode(&sim.dataset.x, &vae.one_hot(u.unwrap(), Path::new("u")).unwrap(), None);
+    let z = sim.dataset.z.as_ref().unwrap();
+    let design = nalgebra::DMatrix::from_fn(z.rows, 3, |i, j| if j < 2 { z.get(i, j) } else { 1.0 });
+    let coef = design.svd(true, true).solve(&code.to_nalgebra(), 1e-12).unwrap();
+    let a = nalgebra::DMatrix::from_fn(2, 2, |r, c| coef[(c, r)]);
+    (code, a, sim)
+}
+
+#[test]
+fn three_environments_recover_the_latent() {
+    let (code, a, sim) = best_code(3, false, 1..=3);
+    let s = strongid::metrics::evaluate(sim.dataset.z.as_ref().unwrap(), &code).unwrap();
+    eprintln!("3 environments: {s:?}, A = {a}");
+    assert!(s.strong_mcc >= 0.95, "strong_mcc {}", s.strong_mcc);
+    assert!((a - nalgebra::DMatrix::identity(2, 2)).abs().max() < 0.15);
+}
+
+#[test]
+fn two_environments_leave_the_reflection_through_the_mean_contrast() {
+    let (code, a, sim) = best_code(2, true, 1..=5);
+    let c = nalgebra::Vector2::new(sim.priors[1].mean[0] - sim.priors[0].mean[0], sim.priors[1].mean[1] - sim.priors[0].mean[1]).normalize();
+    // The reflection that fixes the contrast direction: A(M) = {I, R} (Prop. D.9 / App. F.1).
+    let r = 2.0 * c * c.transpose() - nalgebra::Matrix2::identity();
+    let r = nalgebra::DMatrix::from_fn(2, 2, |i, j| r[(i, j)]);
+    let s = strongid::metrics::evaluate(sim.dataset.z.as_ref().unwrap(), &code).unwrap();
+    eprintln!("2 environments: {s:?}, A = {a}, R = {r}");
+    assert!((a.determinant() + 1.0).abs() < 0.1, "not a reflection: det {}", a.determinant());
+    assert!((&a - &r).abs().max() < 0.2, "A = {a} is not the reflection R = {r}");
+    assert!(s.strong_mcc < 0.5, "the weak model happened to find the identity");
+}
+
+#[test]
+fn the_anchor_check_refuses_too_few_environments_on_the_command_line() {
+    let dir = scratch("anchor_refusal");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "linear-env", "--envs", "2", "--per-env", "200", "--out", p(&data)]).status.success());
+    let priors = data.join("priors.json");
+    let model = dir.join("m.safetensors");
+    expect_input_error(
+        &["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&priors), "--latent-dim", "2", "--out", p(&model), "--quiet"],
+        &["mean-only", "at least 3 anchors", "rank 1 < 2", "--allow-weak"],
+    );
+    assert!(!model.exists());
+    let out = strongid(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&priors), "--latent-dim", "2", "--allow-weak", "--epochs", "3", "--out", p(&model), "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
+    assert!(text.contains("anchor condition fails") && text.contains("frozen prior  env    0"), "{text}");
+}
+
+#[test]
+fn bad_labels_and_anchor_files_are_clear_errors() {
+    let dir = scratch("ivae_bad_input");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "linear-env", "--envs", "3", "--per-env", "100", "--out", p(&data)]).status.success());
+    let model = p(&dir.join("m.safetensors")).to_string();
+    let short = dir.join("short.csv");
+    std::fs::write(&short, "0\n1\n2\n").unwrap();
+    expect_input_error(&["fit", "ivae", "--data", p(&data), "--aux", p(&short), "--out", &model, "--quiet"], &["short.csv", "3 labels", "300 rows"]);
+    let foreign = dir.join("foreign.json");
+    std::fs::write(&foreign, r#"[{"env": 7, "mean": [0, 0], "var": [1, 1]}, {"env": 0, "mean": [1, 0], "var": [1, 1]}, {"env": 1, "mean": [0, 1], "var": [1, 1]}]"#).unwrap();
+    expect_input_error(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&foreign), "--latent-dim", "2", "--out", &model, "--quiet"], &["foreign.json", "environment 7 does not occur"]);
+    let negative = dir.join("negative.json");
+    std::fs::write(&negative, r#"[{"env": 0, "mean": [0, 0], "var": [1, -1]}]"#).unwrap();
+    expect_input_error(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&negative), "--latent-dim", "2", "--out", &model, "--quiet"], &["negative.json", "must be positive"]);
+    // A model trained with environments needs labels to encode, and knows which ones exist.
+    assert!(strongid(&["fit", "ivae", "--data", p(&data), "--latent-dim", "2", "--epochs", "2", "--out", &model, "--quiet"]).status.success());
+    let x = p(&data.join("x.npy")).to_string();
+    expect_input_error(&["encode", "--model", &model, "--data", &x, "--out", p(&dir.join("z.npy"))], &["needs environment labels", "--aux"]);
+    let unknown = dir.join("unknown.csv");
+    std::fs::write(&unknown, "0\n".repeat(150) + &"9\n".repeat(150)).unwrap();
+    expect_input_error(&["encode", "--model", &model, "--data", &x, "--aux", p(&unknown), "--out", p(&dir.join("z.npy"))], &["unknown.csv", "row 151", "environment 9"]);
+    expect_input_error(&["logprob", "--model", &model, "--data", &x, "--out", p(&dir.join("lp.npy"))], &["no closed-form log-density"]);
+}
