@@ -225,9 +225,8 @@ struct FitArgs {
     epochs: usize,
     #[arg(long, default_value_t = 256)]
     batch: usize,
-    /// Learning rate (default 3e-3 for flows, 1e-3 for the iVAE family).
-    #[arg(long)]
-    lr: Option<f64>,
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Fit this many restarts (seeds seed, seed+1, …) and keep the best validation loss.
@@ -275,11 +274,10 @@ impl FitArgs {
         }
     }
     fn train_config(&self, seed: u64) -> TrainConfig {
-        let default_lr = if matches!(self.kind, ModelKind::TmiFlow | ModelKind::Flow) { 3e-3 } else { 1e-3 };
         TrainConfig {
             epochs: self.epochs,
             batch: self.batch,
-            lr: self.lr.unwrap_or(default_lr),
+            lr: self.lr,
             seed,
             val_fraction: self.val_fraction,
             patience: self.patience,
