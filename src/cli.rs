@@ -86,6 +86,21 @@ enum Command {
     },
     /// Print a saved model's kind, dimensions, configuration and training summary.
     Inspect { model: PathBuf },
+    /// OT → KR limit (§5.2): closed-form and empirical error of c_t-optimal maps against KR.
+    OtKr {
+        #[arg(long, default_value_t = 2)]
+        dim: usize,
+        /// Largest sample size of the empirical grid (also n/2, n/4, n/8).
+        #[arg(long, default_value_t = 2000)]
+        n: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to write the SVG plot.
+        #[arg(long, default_value = "ot-kr.svg")]
+        plot: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Simulate TMI data, fit tmi-flow and the permuting flow, print their metrics side by side.
     Demo {
         #[arg(long, default_value_t = 0)]
@@ -338,6 +353,10 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { model } => inspect(&Model::load(&model)?),
+        Command::OtKr { dim, n, seed, plot, force } => {
+            check_out(&plot, force)?;
+            crate::ot::limit::report(dim, n, seed, &plot)?;
+        }
         Command::Demo { seed } => crate::demo::run(seed)?,
     }
     Ok(())

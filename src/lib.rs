@@ -15,6 +15,8 @@ pub mod metrics;
 pub mod model_file;
 pub mod models;
 pub mod nn;
+pub mod ot;
+pub mod plot;
 pub mod priors;
 pub mod simulate;
 pub mod tensor;
