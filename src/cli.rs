@@ -86,6 +86,21 @@ enum Command {
     },
     /// Print a saved model's kind, dimensions, configuration and training summary.
     Inspect { model: PathBuf },
+    /// The indeterminacy set of a model kind (or the whole catalogue) and which tasks it allows.
+    Theory {
+        /// A model kind; omit for the whole catalogue.
+        kind: Option<ModelKind>,
+        #[arg(long, default_value_t = 3)]
+        dim: usize,
+        /// ivae-frozen: the anchor priors (their check decides the set).
+        #[arg(long)]
+        anchors: Option<PathBuf>,
+        /// ivae: variance-only priors (the official code).
+        #[arg(long)]
+        variance_only: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// OT → KR limit (§5.2): closed-form and empirical error of c_t-optimal maps against KR.
     OtKr {
         #[arg(long, default_value_t = 2)]
@@ -353,6 +368,19 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { model } => inspect(&Model::load(&model)?),
+        Command::Theory { kind, dim, anchors, variance_only, seed } => {
+            let check = match &anchors {
+                Some(p) => {
+                    let a = crate::priors::read_anchors(p)?;
+                    if a[0].mean.len() != dim {
+                        return Err(Error::input(p, format!("priors have dimension {} but --dim is {dim}", a[0].mean.len())));
+                    }
+                    Some(crate::priors::check_anchors(&a))
+                }
+                None => None,
+            };
+            print!("{}", crate::theory::explain(kind, dim, check.as_ref(), variance_only, seed)?);
+        }
         Command::OtKr { dim, n, seed, plot, force } => {
             check_out(&plot, force)?;
             crate::ot::limit::report(dim, n, seed, &plot)?;

@@ -20,6 +20,7 @@ pub mod plot;
 pub mod priors;
 pub mod simulate;
 pub mod tensor;
+pub mod theory;
 pub mod train;
 pub mod transforms;
 

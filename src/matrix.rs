@@ -52,6 +52,14 @@ impl Matrix {
     pub fn from_nalgebra(m: &DMatrix<f64>) -> Matrix {
         Matrix::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)])
     }
+    /// A new matrix of the same shape whose rows are filled by `f(row index, row)`.
+    pub fn rows_map(&self, mut f: impl FnMut(usize, &mut [f64])) -> Matrix {
+        let mut out = Matrix::zeros(self.rows, self.cols);
+        for i in 0..self.rows {
+            f(i, &mut out.data[i * self.cols..(i + 1) * self.cols]);
+        }
+        out
+    }
     pub fn max_abs_diff(&self, other: &Matrix) -> f64 {
         assert_eq!((self.rows, self.cols), (other.rows, other.cols));
         self.data.iter().zip(&other.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)

@@ -240,3 +240,22 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// 2d + 1 deterministic anchors with affinely independent natural parameters (a spanning set).
+pub fn generic_anchors(d: usize) -> Vec<EnvPrior> {
+    (0..=2 * d)
+        .map(|e| {
+            let k = e as f64;
+            EnvPrior {
+                env: e as i64,
+                mean: (0..d).map(|j| if e == j + 1 { 2.0 } else { 0.1 * k * (j as f64 + 1.0).sin() }).collect(),
+                var: (0..d).map(|j| if e == d + j + 1 { 3.0 } else { 1.0 + 0.05 * k * (j as f64 + 2.0).cos().abs() }).collect(),
+            }
+        })
+        .collect()
+}
+
+/// `n` unit-variance anchors whose means span a `rank`-dimensional affine subspace.
+pub fn mean_only_anchors(d: usize, rank: usize) -> Vec<EnvPrior> {
+    (0..=rank).map(|e| EnvPrior { env: e as i64, mean: (0..d).map(|j| if e == j + 1 { 1.5 } else { 0.0 }).collect(), var: vec![1.0; d] }).collect()
+}
