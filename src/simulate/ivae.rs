@@ -2,7 +2,8 @@
 //! M segments × L points; in segment m, z_j = μ_mj + s_mj ε, ε standard normal or
 //! Laplace(0, 1/√2) (unit variance), s_mj ~ U(0.5, 3), μ_mj ~ U(−5, 5) when mean-modulated
 //! (0 otherwise). Mixing: K layers x ← A_l act(x) (no activation before the first, the last layer
-//! linear), A_l with entries U(−1, 1) and unit-norm columns, each resampled until its condition
+//! linear), A_l with entries U(−1, 1) and unit-norm rows (x = A z; the official code's X = S A with
+//! unit-norm columns), each resampled until its condition
 //! number is below the 25th percentile of 10⁴ random draws of that shape.
 use super::check_sizes;
 use crate::error::{Error, Result};
@@ -45,12 +46,14 @@ pub struct IvaeRecipe {
     pub seed: u64,
 }
 
-/// Random matrix with U(−1, 1) entries and unit-norm columns.
+/// Random matrix for x = M z with U(−1, 1) entries and unit-norm rows: each output is a
+/// unit-norm combination of the inputs. (The official code writes X = S A and normalises the
+/// columns of A, which are our rows.)
 fn unit_column_matrix(rows: usize, cols: usize, rng: &mut impl Rng) -> Matrix {
     let mut m = Matrix::from_fn(rows, cols, |_, _| rng.random_range(-1.0..1.0));
-    for j in 0..cols {
-        let norm = m.col(j).iter().map(|v| v * v).sum::<f64>().sqrt();
-        for i in 0..rows {
+    for i in 0..rows {
+        let norm = m.row(i).iter().map(|v| v * v).sum::<f64>().sqrt();
+        for j in 0..cols {
             m.set(i, j, m.get(i, j) / norm);
         }
     }
