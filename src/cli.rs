@@ -1,17 +1,14 @@
 //! The `strongid` command line: argument parsing and printing only; the work is in the library.
 use crate::error::{Error, Result};
-use crate::flows::FlowConfig;
 use crate::io::{self, Dataset};
 use crate::matrix::Matrix;
 use crate::metrics::{self, Scores};
-use crate::ivae::{Variant, fit::VaeOptions};
+use crate::fit::{FitOptions, fit_model, labels};
 use crate::models::{Fitted, Model, ModelKind};
 use crate::nn::Activation;
 use crate::simulate::ivae::{Modulation, SourcePrior};
 use crate::simulate;
-use crate::train::TrainConfig;
-use crate::transforms::TransformKind;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -98,6 +95,12 @@ enum Command {
         /// ivae: variance-only priors (the official code).
         #[arg(long)]
         variance_only: bool,
+        /// A fitted model: its kind, dimension and anchors are used, and the random member of
+        /// A(M) is applied to its codes of --data.
+        #[arg(long, requires = "data")]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        data: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
@@ -196,11 +199,6 @@ enum SimulateCmd {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum TransformArg {
-    Affine,
-    Spline,
-}
 
 #[derive(Args)]
 struct FitArgs {
@@ -213,107 +211,14 @@ struct FitArgs {
     /// Environment labels (overrides the dataset's u.npy).
     #[arg(long)]
     aux: Option<PathBuf>,
-    // --- flows
-    #[arg(long, value_enum, default_value = "spline", help_heading = "Flows")]
-    transform: TransformArg,
-    #[arg(long, default_value_t = 8, help_heading = "Flows")]
-    bins: usize,
-    /// Splines act on [−B, B] (standardised units) and are the identity outside.
-    #[arg(long, default_value_t = 4.0, help_heading = "Flows")]
-    tail_bound: f64,
-    #[arg(long, default_value_t = 3, help_heading = "Flows")]
-    layers: usize,
-    // --- iVAE family and factor analysis
-    /// Latent dimension (default: the data's dimension).
-    #[arg(long, help_heading = "iVAE family / factor analysis")]
-    latent_dim: Option<usize>,
-    /// ivae: learn prior means too (mean-variance) or only variances (as the official code).
-    #[arg(long, value_enum, default_value = "mean-variance", help_heading = "iVAE family / factor analysis")]
-    modulation: Modulation,
-    /// ivae-frozen: a JSON list of {env, mean[], var[]} priors to freeze.
-    #[arg(long, help_heading = "iVAE family / factor analysis")]
-    anchors: Option<PathBuf>,
-    /// ivae-frozen: learn all priors for this many epochs, then freeze those of --anchor-envs.
-    #[arg(long, help_heading = "iVAE family / factor analysis")]
-    freeze_after: Option<usize>,
-    /// With --freeze-after: environments to freeze, comma-separated (default: all).
-    #[arg(long, value_delimiter = ',', help_heading = "iVAE family / factor analysis")]
-    anchor_envs: Option<Vec<i64>>,
-    /// Train ivae-frozen even when the anchors fail Thm 4.5's condition (weakly identifiable).
-    #[arg(long, help_heading = "iVAE family / factor analysis")]
-    allow_weak: bool,
-    #[arg(long, default_value_t = 0.01, help_heading = "iVAE family / factor analysis")]
-    decoder_var: f64,
-    #[arg(long, value_enum, default_value = "lrelu", help_heading = "iVAE family / factor analysis")]
-    activation: Activation,
-    // --- networks and training
-    #[arg(long, default_value_t = 64)]
-    hidden: usize,
-    #[arg(long, default_value_t = 2)]
-    hidden_layers: usize,
-    #[arg(long, default_value_t = 100)]
-    epochs: usize,
-    #[arg(long, default_value_t = 256)]
-    batch: usize,
-    #[arg(long, default_value_t = 3e-3)]
-    lr: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    opts: FitOptions,
     /// Fit this many restarts (seeds seed, seed+1, …) and keep the best validation loss.
     #[arg(long, default_value_t = 1)]
     restarts: u64,
-    /// Early stopping: epochs without a better validation loss.
-    #[arg(long, default_value_t = 10)]
-    patience: usize,
-    #[arg(long, default_value_t = 0.1)]
-    val_fraction: f64,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
     /// Replace an existing file at --out.
     #[arg(long)]
     force: bool,
-}
-
-impl FitArgs {
-    fn flow_config(&self, dim: usize) -> FlowConfig {
-        let transform = match self.transform {
-            TransformArg::Affine => TransformKind::Affine,
-            TransformArg::Spline => TransformKind::Spline { bins: self.bins, tail_bound: self.tail_bound },
-        };
-        FlowConfig { dim, layers: self.layers, hidden: self.hidden, hidden_layers: self.hidden_layers, transform, triangular: self.kind == ModelKind::TmiFlow }
-    }
-    fn vae_options(&self, obs_dim: usize) -> VaeOptions {
-        let variant = match self.kind {
-            ModelKind::Vae => Variant::Vae,
-            ModelKind::Ivae => Variant::Ivae,
-            _ => Variant::IvaeFrozen,
-        };
-        VaeOptions {
-            variant,
-            latent_dim: self.latent_dim.unwrap_or(obs_dim),
-            hidden: self.hidden,
-            hidden_layers: self.hidden_layers,
-            activation: self.activation,
-            decoder_var: self.decoder_var,
-            prior_mean: self.modulation == Modulation::MeanVariance,
-            anchors: self.anchors.clone(),
-            freeze_after: self.freeze_after,
-            anchor_envs: self.anchor_envs.clone(),
-            allow_weak: self.allow_weak,
-        }
-    }
-    fn train_config(&self, seed: u64) -> TrainConfig {
-        TrainConfig {
-            epochs: self.epochs,
-            batch: self.batch,
-            lr: self.lr,
-            seed,
-            val_fraction: self.val_fraction,
-            patience: self.patience,
-            ..TrainConfig::default()
-        }
-    }
 }
 
 /// Refuse to replace an existing output unless asked to: nothing the user had is lost by a typo.
@@ -368,7 +273,23 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { model } => inspect(&Model::load(&model)?),
-        Command::Theory { kind, dim, anchors, variance_only, seed } => {
+        Command::Theory { kind, dim, anchors, variance_only, model, data, seed } => {
+            if let (Some(model), Some(data)) = (&model, &data) {
+                let m = Model::load(model)?;
+                let ds = Dataset::load(data)?;
+                m.check_columns(data, ds.x.cols)?;
+                let (u, u_path) = labels(&ds, data, None)?;
+                let codes = m.encode(&ds.x, u.as_deref(), &u_path, None)?;
+                let (check, var_only) = match &m.fitted {
+                    Fitted::Vae(v) => (v.config.anchor_check.clone(), !v.config.prior_mean),
+                    _ => (None, false),
+                };
+                if m.latent_dim() < 2 {
+                    return Err(Error::usage("theory needs a latent dimension of at least 2"));
+                }
+                print!("{}", crate::theory::explain(Some(m.kind), m.latent_dim(), check.as_ref(), var_only, seed, Some(&codes))?);
+                return Ok(());
+            }
             let check = match &anchors {
                 Some(p) => {
                     let a = crate::priors::read_anchors(p)?;
@@ -379,7 +300,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 None => None,
             };
-            print!("{}", crate::theory::explain(kind, dim, check.as_ref(), variance_only, seed)?);
+            print!("{}", crate::theory::explain(kind, dim, check.as_ref(), variance_only, seed, None)?);
         }
         Command::OtKr { dim, n, seed, plot, force } => {
             check_out(&plot, force)?;
@@ -388,35 +309,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo { seed } => crate::demo::run(seed)?,
     }
     Ok(())
-}
-
-/// Environment labels: `--aux` if given, else the dataset's u.npy. Returns them with the path
-/// to name in errors.
-fn labels(ds: &Dataset, data: &Path, aux: Option<&Path>) -> Result<(Option<Vec<i64>>, PathBuf)> {
-    match aux {
-        Some(p) => Ok((Some(io::read_labels(p)?), p.to_path_buf())),
-        None => Ok((ds.u.clone(), data.join("u.npy"))),
-    }
-}
-
-fn fit_once(args: &FitArgs, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seed: u64) -> Result<Model> {
-    let train = args.train_config(seed);
-    let progress = !args.quiet;
-    let (fitted, report) = match args.kind {
-        ModelKind::TmiFlow | ModelKind::Flow => {
-            let (flow, report) = crate::flows::fit::fit(args.flow_config(ds.x.cols), &ds.x, &train, progress)?;
-            (Fitted::Flow(flow), report)
-        }
-        ModelKind::Vae | ModelKind::Ivae | ModelKind::IvaeFrozen => {
-            let (vae, report) = crate::ivae::fit::fit(&args.vae_options(ds.x.cols), &ds.x, u, u_path, &train, progress)?;
-            (Fitted::Vae(vae), report)
-        }
-        ModelKind::Fa | ModelKind::FaTri => {
-            let (fa, report) = crate::fa::fit_split(&ds.x, args.latent_dim.unwrap_or(ds.x.cols), args.kind == ModelKind::FaTri, &train)?;
-            (Fitted::Fa(fa), report)
-        }
-    };
-    Ok(Model { kind: args.kind, fitted, train, report })
 }
 
 fn fit(args: &FitArgs) -> Result<()> {
@@ -428,9 +320,9 @@ fn fit(args: &FitArgs) -> Result<()> {
     let (u, u_path) = labels(&ds, &args.data, args.aux.as_deref())?;
     let mut best: Option<Model> = None;
     for r in 0..args.restarts {
-        let m = fit_once(args, &ds, u.as_deref(), &u_path, args.seed + r)?;
+        let m = fit_model(args.kind, &args.opts, &ds, u.as_deref(), &u_path, args.opts.seed + r)?;
         if args.restarts > 1 {
-            println!("restart {} (seed {}): validation loss {:.4}", r + 1, args.seed + r, m.report.best_val_loss);
+            println!("restart {} (seed {}): validation loss {:.4}", r + 1, args.opts.seed + r, m.report.best_val_loss);
         }
         if best.as_ref().is_none_or(|b| m.report.best_val_loss < b.report.best_val_loss) {
             best = Some(m);

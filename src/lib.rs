@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod fa;
+pub mod fit;
 pub mod flows;
 pub mod io;
 pub mod ivae;

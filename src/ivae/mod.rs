@@ -57,13 +57,13 @@ impl VaeConfig {
         let mut sizes = vec![self.obs_dim + self.n_envs()];
         sizes.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
         sizes.push(2 * self.latent_dim);
-        Mlp::dense_xavier(sizes, self.activation)
+        Mlp::dense(sizes, self.activation)
     }
     fn decoder(&self) -> Mlp {
         let mut sizes = vec![self.latent_dim];
         sizes.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
         sizes.push(self.obs_dim);
-        Mlp::dense_xavier(sizes, self.activation)
+        Mlp::dense(sizes, self.activation)
     }
 }
 

@@ -43,24 +43,17 @@ pub struct Mlp {
     mask_tensors: Vec<Tensor<2>>,
     /// Start the output layer at zero (flows start as the identity).
     zero_last: bool,
-    /// Glorot/Xavier-uniform weights (as the official iVAE code) instead of PyTorch's default.
-    xavier: bool,
 }
 
 impl Mlp {
     pub fn dense(sizes: Vec<usize>, activation: Activation) -> Mlp {
-        Mlp { sizes, activation, masks: Vec::new(), mask_tensors: Vec::new(), zero_last: false, xavier: false }
-    }
-
-    /// A dense MLP with Glorot/Xavier-uniform weights.
-    pub fn dense_xavier(sizes: Vec<usize>, activation: Activation) -> Mlp {
-        Mlp { xavier: true, ..Mlp::dense(sizes, activation) }
+        Mlp { sizes, activation, masks: Vec::new(), mask_tensors: Vec::new(), zero_last: false }
     }
 
     pub fn masked(sizes: Vec<usize>, activation: Activation, masks: Vec<Matrix>, zero_last: bool) -> Mlp {
         assert_eq!(masks.len() + 1, sizes.len(), "one mask per layer");
         let mask_tensors = masks.iter().map(|m| crate::tensor::from_matrix(m, DType::F32)).collect();
-        Mlp { sizes, activation, masks, mask_tensors, zero_last, xavier: false }
+        Mlp { sizes, activation, masks, mask_tensors, zero_last }
     }
 
     fn n_layers(&self) -> usize {
@@ -83,9 +76,8 @@ impl Mlp {
             let (fan_in, fan_out) = (self.sizes[l], self.sizes[l + 1]);
             let bound = 1.0 / (fan_in as f64).sqrt();
             let zero = self.zero_last && l + 1 == self.n_layers();
-            let w_bound = if self.xavier { (6.0 / (fan_in + fan_out) as f64).sqrt() } else { bound };
             let mask = |i, j| self.masks.get(l).map_or(1.0, |m: &Matrix| m.get(i, j));
-            let w = Matrix::from_fn(fan_in, fan_out, |i, j| mask(i, j) * if zero { 0.0 } else { rng.random_range(-w_bound..w_bound) });
+            let w = Matrix::from_fn(fan_in, fan_out, |i, j| mask(i, j) * if zero { 0.0 } else { rng.random_range(-bound..bound) });
             let b = Matrix::from_fn(1, fan_out, |_, _| if zero { 0.0 } else { rng.random_range(-bound..bound) });
             params.push(names[2 * l].clone(), &w);
             params.push(names[2 * l + 1].clone(), &b);

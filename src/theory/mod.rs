@@ -11,7 +11,9 @@ use std::fmt::Write;
 
 /// The text `strongid theory` prints: the whole catalogue, or one model kind's verdict with
 /// each standard task's identifiability, confirmed on a random member of A(M) (Prop. 3.1).
-pub fn explain(kind: Option<ModelKind>, dim: usize, anchors: Option<&AnchorCheck>, variance_only: bool, seed: u64) -> Result<String> {
+/// `codes`: a fitted model's codes of real data (the random member is then applied to the fitted
+/// parameter, as Aθ); without them, seeded probe codes.
+pub fn explain(kind: Option<ModelKind>, dim: usize, anchors: Option<&AnchorCheck>, variance_only: bool, seed: u64, codes: Option<&crate::Matrix>) -> Result<String> {
     if dim < 2 {
         return Err(Error::usage("--dim must be at least 2"));
     }
@@ -31,8 +33,15 @@ pub fn explain(kind: Option<ModelKind>, dim: usize, anchors: Option<&AnchorCheck
     writeln!(out, "{}\n  A(M): {}\n  strongly identifiable: {}\n  why: {}\n", kind.name(), v.description, yes(v.strongly_identifiable), v.theorem).ok();
     let mut rng = crate::train::stream(seed, 70);
     let member = tasks::random_member(&v.set, dim, &mut rng);
-    let codes = tasks::probe_codes(2000, dim, &mut rng);
-    writeln!(out, "  tasks (Prop. 3.1), checked with a random member of A(M) ({}):", member.name).ok();
+    let probe;
+    let (codes, source) = match codes {
+        Some(c) => (c, "the fitted model's codes"),
+        None => {
+            probe = tasks::probe_codes(2000, dim, &mut rng);
+            (&probe, "probe codes")
+        }
+    };
+    writeln!(out, "  tasks (Prop. 3.1), checked with a random member of A(M) ({}) on {source}:", member.name).ok();
     writeln!(out, "  {:<34} {:>12} {:>16}", "task", "identifiable", "output change").ok();
     for task in tasks::Task::standard() {
         let change = tasks::empirical_change(task, &codes, &member);

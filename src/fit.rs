@@ -1,0 +1,148 @@
+//! Fitting any model kind from one set of options: the entry point the CLI's `fit` and
+//! `probe` share, so a fit is reproducible from (kind, options, data, seed).
+use crate::error::Result;
+use crate::flows::FlowConfig;
+use crate::io::Dataset;
+use crate::ivae::{Variant, fit::VaeOptions};
+use crate::models::{Fitted, Model, ModelKind};
+use crate::nn::Activation;
+use crate::simulate::ivae::Modulation;
+use crate::train::TrainConfig;
+use crate::transforms::TransformKind;
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransformArg {
+    Affine,
+    Spline,
+}
+
+/// Every architecture and training option, with the CLI's defaults.
+#[derive(Args, Clone, Debug)]
+pub struct FitOptions {
+    // --- flows
+    #[arg(long, value_enum, default_value = "spline", help_heading = "Flows")]
+    pub transform: TransformArg,
+    #[arg(long, default_value_t = 8, help_heading = "Flows")]
+    pub bins: usize,
+    /// Splines act on [−B, B] (standardised units) and are the identity outside.
+    #[arg(long, default_value_t = 4.0, help_heading = "Flows")]
+    pub tail_bound: f64,
+    #[arg(long, default_value_t = 3, help_heading = "Flows")]
+    pub layers: usize,
+    // --- iVAE family and factor analysis
+    /// Latent dimension (default: the data's dimension).
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    pub latent_dim: Option<usize>,
+    /// ivae: learn prior means too (mean-variance) or only variances (as the official code).
+    #[arg(long, value_enum, default_value = "mean-variance", help_heading = "iVAE family / factor analysis")]
+    pub modulation: Modulation,
+    /// ivae-frozen: a JSON list of {env, mean[], var[]} priors to freeze.
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    pub anchors: Option<PathBuf>,
+    /// ivae-frozen: learn all priors for this many epochs, then freeze those of --anchor-envs.
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    pub freeze_after: Option<usize>,
+    /// With --freeze-after: environments to freeze, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', help_heading = "iVAE family / factor analysis")]
+    pub anchor_envs: Option<Vec<i64>>,
+    /// Train ivae-frozen even when the anchors fail Thm 4.5's condition (weakly identifiable).
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    pub allow_weak: bool,
+    #[arg(long, default_value_t = 0.01, help_heading = "iVAE family / factor analysis")]
+    pub decoder_var: f64,
+    #[arg(long, value_enum, default_value = "lrelu", help_heading = "iVAE family / factor analysis")]
+    pub activation: Activation,
+    // --- networks and training
+    #[arg(long, default_value_t = 64)]
+    pub hidden: usize,
+    #[arg(long, default_value_t = 2)]
+    pub hidden_layers: usize,
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Early stopping: epochs without a better validation loss.
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl FitOptions {
+    fn flow_config(&self, kind: ModelKind, dim: usize) -> FlowConfig {
+        let transform = match self.transform {
+            TransformArg::Affine => TransformKind::Affine,
+            TransformArg::Spline => TransformKind::Spline { bins: self.bins, tail_bound: self.tail_bound },
+        };
+        FlowConfig { dim, layers: self.layers, hidden: self.hidden, hidden_layers: self.hidden_layers, transform, triangular: kind == ModelKind::TmiFlow }
+    }
+    fn vae_options(&self, kind: ModelKind, obs_dim: usize) -> VaeOptions {
+        let variant = match kind {
+            ModelKind::Vae => Variant::Vae,
+            ModelKind::Ivae => Variant::Ivae,
+            _ => Variant::IvaeFrozen,
+        };
+        VaeOptions {
+            variant,
+            latent_dim: self.latent_dim.unwrap_or(obs_dim),
+            hidden: self.hidden,
+            hidden_layers: self.hidden_layers,
+            activation: self.activation,
+            decoder_var: self.decoder_var,
+            prior_mean: self.modulation == Modulation::MeanVariance,
+            anchors: self.anchors.clone(),
+            freeze_after: self.freeze_after,
+            anchor_envs: self.anchor_envs.clone(),
+            allow_weak: self.allow_weak,
+        }
+    }
+    pub fn train_config(&self, seed: u64) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            seed,
+            val_fraction: self.val_fraction,
+            patience: self.patience,
+            ..TrainConfig::default()
+        }
+    }
+}
+
+/// Fit one model of `kind` with `seed`. `u_path` names the labels in error messages.
+pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seed: u64) -> Result<Model> {
+    let train = opts.train_config(seed);
+    let progress = !opts.quiet;
+    let (fitted, report) = match kind {
+        ModelKind::TmiFlow | ModelKind::Flow => {
+            let (flow, report) = crate::flows::fit::fit(opts.flow_config(kind, ds.x.cols), &ds.x, &train, progress)?;
+            (Fitted::Flow(flow), report)
+        }
+        ModelKind::Vae | ModelKind::Ivae | ModelKind::IvaeFrozen => {
+            let (vae, report) = crate::ivae::fit::fit(&opts.vae_options(kind, ds.x.cols), &ds.x, u, u_path, &train, progress)?;
+            (Fitted::Vae(vae), report)
+        }
+        ModelKind::Fa | ModelKind::FaTri => {
+            let (fa, report) = crate::fa::fit_split(&ds.x, opts.latent_dim.unwrap_or(ds.x.cols), kind == ModelKind::FaTri, &train)?;
+            (Fitted::Fa(fa), report)
+        }
+    };
+    Ok(Model { kind, fitted, train, report })
+}
+
+/// Environment labels: `aux` if given, else the dataset's u.npy; with the path to name in errors.
+pub fn labels(ds: &Dataset, data: &Path, aux: Option<&Path>) -> Result<(Option<Vec<i64>>, PathBuf)> {
+    match aux {
+        Some(p) => Ok((Some(crate::io::read_labels(p)?), p.to_path_buf())),
+        None => Ok((ds.u.clone(), data.join("u.npy"))),
+    }
+}
