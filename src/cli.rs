@@ -83,6 +83,25 @@ enum Command {
     },
     /// Print a saved model's kind, dimensions, configuration and training summary.
     Inspect { model: PathBuf },
+    /// Fit several restarts and measure the empirical indeterminacy between their codes.
+    Probe {
+        kind: ModelKind,
+        #[arg(long)]
+        data: PathBuf,
+        /// Environment labels (overrides the dataset's u.npy).
+        #[arg(long)]
+        aux: Option<PathBuf>,
+        #[arg(long, default_value_t = 4)]
+        restarts: usize,
+        /// Agreement needed at a level for every pair.
+        #[arg(long, default_value_t = 0.95)]
+        threshold: f64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        opts: FitOptions,
+    },
     /// The indeterminacy set of a model kind (or the whole catalogue) and which tasks it allows.
     Theory {
         /// A model kind; omit for the whole catalogue.
@@ -273,6 +292,16 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { model } => inspect(&Model::load(&model)?),
+        Command::Probe { kind, data, aux, restarts, threshold, json, opts } => {
+            let ds = Dataset::load(&data)?;
+            let (u, u_path) = labels(&ds, &data, aux.as_deref())?;
+            let report = crate::probe::probe(kind, &opts, &ds, u.as_deref(), &u_path, restarts, threshold)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).expect("report serializes"));
+            } else {
+                print!("{}", report.to_text());
+            }
+        }
         Command::Theory { kind, dim, anchors, variance_only, model, data, seed } => {
             if let (Some(model), Some(data)) = (&model, &data) {
                 let m = Model::load(model)?;

@@ -101,7 +101,10 @@ impl FactorAnalysis {
     }
 
     /// EM from a randomly rotated principal-component start (the rotation comes from `rng`, so
-    /// restarts of plain `fa` land on different, equally good rotations).
+    /// restarts of plain `fa` land on different, equally good rotations). `fa-tri` is the same
+    /// maximum-likelihood fit rotated to lower-triangular form: the likelihood is invariant under
+    /// W → W R, and the rotation making the top d × d block lower-triangular with a positive
+    /// diagonal is unique (an LQ decomposition) — so the constrained MLE needs no constrained EM.
     pub fn fit(x: &Matrix, latent_dim: usize, triangular: bool, max_iter: usize, tol: f64, rng: &mut impl Rng) -> Result<(FactorAnalysis, EmReport)> {
         let (n, p, d) = (x.rows, x.cols, latent_dim);
         if d == 0 || d > p {
@@ -118,15 +121,11 @@ impl FactorAnalysis {
         let pcs = DMatrix::from_fn(p, d, |i, k| eig.eigenvectors[(i, order[k])] * eig.eigenvalues[order[k]].max(1e-12).sqrt());
         let w0 = pcs * random_rotation(d, rng);
         let mut fa = FactorAnalysis {
-            triangular,
+            triangular: false,
             mean,
             loading: Matrix::from_nalgebra(&w0),
             noise_var: (0..p).map(|j| (0.5 * s[(j, j)]).max(1e-6)).collect(),
         };
-        if triangular {
-            fa.loading = Matrix::from_fn(p, d, |i, k| if k <= i { fa.loading.get(i, k) } else { 0.0 });
-            fa.fix_signs();
-        }
         let mut prev = f64::NEG_INFINITY;
         let mut report = EmReport { iterations: 0, converged: false, train_log_lik: prev };
         for it in 1..=max_iter {
@@ -141,6 +140,9 @@ impl FactorAnalysis {
                 break;
             }
             prev = ll;
+        }
+        if triangular {
+            fa.rotate_to_triangular();
         }
         Ok((fa, report))
     }
@@ -160,43 +162,38 @@ impl FactorAnalysis {
 
     /// One EM iteration using the sufficient statistic S (sample covariance).
     fn em_step(&mut self, s: &DMatrix<f64>) {
-        let (p, d) = (self.loading.rows, self.loading.cols);
+        let d = self.loading.cols;
         let w = self.w();
         let beta = self.beta();
         // E-step moments: Ezx = (1/n) Σ E[z](x − μ)ᵀ = β S; Ezz = (1/n) Σ E[zzᵀ] = I − βW + β S βᵀ.
         let ezx = &beta * s;
         let ezz = DMatrix::identity(d, d) - &beta * &w + &ezx * beta.transpose();
-        let mut w_new = DMatrix::zeros(p, d);
-        for i in 0..p {
-            // Row i regresses on the free latent coordinates (all, or 0..=i under the triangle).
-            let k = if self.triangular { (i + 1).min(d) } else { d };
-            let a = ezz.view((0, 0), (k, k)).into_owned();
-            let b = DVector::from_fn(k, |r, _| ezx[(r, i)]);
-            let row = a.cholesky().expect("E[zzᵀ] block is positive definite").solve(&b);
-            for r in 0..k {
-                w_new[(i, r)] = row[r];
-            }
-        }
-        for i in 0..p {
+        // M-step: W = Ezxᵀ Ezz⁻¹.
+        let w_new = ezz.cholesky().expect("E[zzᵀ] is positive definite").solve(&ezx).transpose();
+        for i in 0..self.loading.rows {
             let explained: f64 = (0..d).map(|r| w_new[(i, r)] * ezx[(r, i)]).sum();
             self.noise_var[i] = (s[(i, i)] - explained).max(1e-8 * s[(i, i)].max(1e-12));
         }
         self.loading = Matrix::from_nalgebra(&w_new);
-        if self.triangular {
-            self.fix_signs();
-        }
     }
 
-    /// z_k → −z_k preserves N(0, I), so flipping column k keeps the likelihood: make the
-    /// diagonal of the triangular loading positive (the constraint of `fa-tri`).
-    fn fix_signs(&mut self) {
-        for k in 0..self.loading.cols {
-            if self.loading.get(k, k) < 0.0 {
-                for i in 0..self.loading.rows {
-                    self.loading.set(i, k, -self.loading.get(i, k));
-                }
+    /// W → W Q with W_topᵀ = Q R (so W_top Q = Rᵀ is lower-triangular), then column signs made
+    /// positive on the diagonal (z_k → −z_k preserves N(0, I)).
+    fn rotate_to_triangular(&mut self) {
+        let d = self.loading.cols;
+        let w = self.w();
+        let qr = w.view((0, 0), (d, d)).transpose().qr();
+        let mut rotated = &w * qr.q();
+        for k in 0..d {
+            if rotated[(k, k)] < 0.0 {
+                rotated.column_mut(k).neg_mut();
+            }
+            for j in k + 1..d {
+                rotated[(k, j)] = 0.0; // exact zeros above the diagonal (they are rounding noise)
             }
         }
+        self.loading = Matrix::from_nalgebra(&rotated);
+        self.triangular = true;
     }
 }
 
@@ -251,7 +248,7 @@ mod tests {
 /// models do (EM iterations in place of epochs).
 pub fn fit_split(x: &Matrix, latent_dim: usize, triangular: bool, cfg: &crate::train::TrainConfig) -> Result<(FactorAnalysis, crate::train::TrainReport)> {
     let start = std::time::Instant::now();
-    let (train_rows, val_rows) = crate::train::split_rows(x.rows, cfg.val_fraction, cfg.seed)?;
+    let (train_rows, val_rows) = crate::train::split_rows(x.rows, cfg.val_fraction, cfg.split_seed)?;
     let (fa, em) = FactorAnalysis::fit(&x.select_rows(&train_rows), latent_dim, triangular, 5000, 1e-9, &mut crate::train::stream(cfg.seed, crate::train::STREAM_INIT))?;
     let val = fa.log_prob(&x.select_rows(&val_rows));
     let val_nll = -val.iter().sum::<f64>() / val.len() as f64;

@@ -72,6 +72,9 @@ pub struct FitOptions {
     pub patience: usize,
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
+    /// Seeds the train/validation split (fixed across restarts).
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -112,6 +115,7 @@ impl FitOptions {
             lr: self.lr,
             seed,
             val_fraction: self.val_fraction,
+            split_seed: self.split_seed,
             patience: self.patience,
             ..TrainConfig::default()
         }

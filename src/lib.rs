@@ -19,6 +19,7 @@ pub mod nn;
 pub mod ot;
 pub mod plot;
 pub mod priors;
+pub mod probe;
 pub mod simulate;
 pub mod tensor;
 pub mod theory;

@@ -16,7 +16,12 @@ pub struct TrainConfig {
     pub epochs: usize,
     pub batch: usize,
     pub lr: f64,
+    /// Seeds initialisation, minibatch order and sampling: what differs between restarts.
     pub seed: u64,
+    /// Seeds the train/validation split, kept fixed across restarts so their validation losses
+    /// are comparable.
+    #[serde(default)]
+    pub split_seed: u64,
     /// Fraction of rows held out for validation and early stopping.
     pub val_fraction: f64,
     /// Stop after this many epochs without a better validation loss.
@@ -26,7 +31,7 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 100, batch: 256, lr: 1e-3, seed: 0, val_fraction: 0.1, patience: 10, clip_norm: Some(10.0) }
+        TrainConfig { epochs: 100, batch: 256, lr: 1e-3, seed: 0, split_seed: 0, val_fraction: 0.1, patience: 10, clip_norm: Some(10.0) }
     }
 }
 
@@ -111,7 +116,7 @@ pub fn fit_from(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig,
         return Err(Error::usage("epochs, batch and learning rate must be positive"));
     }
     let start = Instant::now();
-    let (mut train_rows, val_rows) = split_rows(obj.n_rows(), cfg.val_fraction, cfg.seed)?;
+    let (mut train_rows, val_rows) = split_rows(obj.n_rows(), cfg.val_fraction, cfg.split_seed)?;
     let mut shuffle_rng = stream(cfg.seed, STREAM_SHUFFLE);
     let mut noise_rng = stream(cfg.seed, STREAM_NOISE);
     let mut adam = Adam::new(cfg.lr, cfg.clip_norm);

@@ -84,52 +84,50 @@ fn linear_options(anchors: &Path, allow_weak: bool) -> VaeOptions {
     }
 }
 
-/// Best-of-restarts fit (lowest validation loss), as `fit --restarts` does; returns the code
-/// and the affine map A with code ≈ A z + c.
-fn best_code(envs: usize, allow_weak: bool, seeds: std::ops::RangeInclusive<u64>) -> (Matrix, nalgebra::DMatrix<f64>, linear_env::LinearEnvData) {
+/// Restarts on App. F.1 data, sorted by validation loss (best first): (loss, code).
+fn restarts(envs: usize, allow_weak: bool, seeds: std::ops::RangeInclusive<u64>) -> (Vec<(f64, Matrix)>, linear_env::LinearEnvData) {
     let sim = linear_env::simulate(envs, 2, 10, 2000, 0.1, 0).unwrap();
     let dir = scratch(&format!("linear_env_{envs}"));
     let anchors = dir.join("priors.json");
     strongid::priors::write_anchors(&anchors, &sim.priors).unwrap();
     let u = sim.dataset.u.as_deref();
-    let mut best: Option<(f64, Vae)> = None;
+    let mut fits = Vec::new();
     for seed in seeds {
         let train = TrainConfig { epochs: 200, batch: 128, lr: 3e-3, seed, patience: 20, ..TrainConfig::default() };
         let (vae, report) = fit(&linear_options(&anchors, allow_weak), &sim.dataset.x, u, Path::new("u"), &train, false).unwrap();
-        if best.as_ref().is_none_or(|(v, _)| report.best_val_loss < *v) {
-            best = Some((report.best_val_loss, vae));
-        }
+        let code = vae.encode(&sim.dataset.x, &vae.one_hot(u.unwrap(), Path::new("u")).unwrap(), None);
+        fits.push((report.best_val_loss, code));
     }
-    let vae = best.unwrap().1;
-    let code = vae.encode(&sim.dataset.x, &vae.one_hot(u.unwrap(), Path::new("u")).unwrap(), None);
+    fits.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (fits, sim)
+}
+
+#[test]
+fn three_environments_recover_the_latent_and_restarts_agree() {
+    let (fits, sim) = restarts(3, false, 1..=4);
     let z = sim.dataset.z.as_ref().unwrap();
-    let design = nalgebra::DMatrix::from_fn(z.rows, 3, |i, j| if j < 2 { z.get(i, j) } else { 1.0 });
-    let coef = design.svd(true, true).solve(&code.to_nalgebra(), 1e-12).unwrap();
-    let a = nalgebra::DMatrix::from_fn(2, 2, |r, c| coef[(c, r)]);
-    (code, a, sim)
-}
-
-#[test]
-fn three_environments_recover_the_latent() {
-    let (code, a, sim) = best_code(3, false, 1..=3);
-    let s = strongid::metrics::evaluate(sim.dataset.z.as_ref().unwrap(), &code).unwrap();
-    eprintln!("3 environments: {s:?}, A = {a}");
+    let (best, second) = (&fits[0].1, &fits[1].1);
+    let s = strongid::metrics::evaluate(z, best).unwrap();
+    let agree = strongid::metrics::strong_mcc(best, second);
+    eprintln!("3 environments: losses {:?}, best {s:?}, agreement of the two best {agree:.4}", fits.iter().map(|f| f.0).collect::<Vec<_>>());
     assert!(s.strong_mcc >= 0.95, "strong_mcc {}", s.strong_mcc);
-    assert!((a - nalgebra::DMatrix::identity(2, 2)).abs().max() < 0.15);
+    assert!(agree >= 0.95, "the two best restarts disagree: {agree}");
 }
 
 #[test]
-fn two_environments_leave_the_reflection_through_the_mean_contrast() {
-    let (code, a, sim) = best_code(2, true, 1..=5);
-    let c = nalgebra::Vector2::new(sim.priors[1].mean[0] - sim.priors[0].mean[0], sim.priors[1].mean[1] - sim.priors[0].mean[1]).normalize();
-    // The reflection that fixes the contrast direction: A(M) = {I, R} (Prop. D.9 / App. F.1).
-    let r = 2.0 * c * c.transpose() - nalgebra::Matrix2::identity();
-    let r = nalgebra::DMatrix::from_fn(2, 2, |i, j| r[(i, j)]);
-    let s = strongid::metrics::evaluate(sim.dataset.z.as_ref().unwrap(), &code).unwrap();
-    eprintln!("2 environments: {s:?}, A = {a}, R = {r}");
-    assert!((a.determinant() + 1.0).abs() < 0.1, "not a reflection: det {}", a.determinant());
-    assert!((&a - &r).abs().max() < 0.2, "A = {a} is not the reflection R = {r}");
-    assert!(s.strong_mcc < 0.5, "the weak model happened to find the identity");
+fn two_environments_fit_as_well_but_leave_the_code_undetermined() {
+    let (fits, sim) = restarts(2, true, 1..=4);
+    let z = sim.dataset.z.as_ref().unwrap();
+    let scores: Vec<_> = fits.iter().map(|f| strongid::metrics::evaluate(z, &f.1).unwrap()).collect();
+    let agree = strongid::metrics::strong_mcc(&fits[0].1, &fits[1].1);
+    eprintln!("2 environments: losses {:?}, strong_mcc {:?}, affine_r2 {:?}, agreement of the two best {agree:.4}",
+        fits.iter().map(|f| f.0).collect::<Vec<_>>(), scores.iter().map(|s| s.strong_mcc).collect::<Vec<_>>(), scores.iter().map(|s| s.affine_r2).collect::<Vec<_>>());
+    // Both best restarts are good fits (their codes are affine images of z)...
+    assert!(scores[0].affine_r2 > 0.99 && scores[1].affine_r2 > 0.99);
+    // ...but neither is z and they are not the same code: the direction orthogonal to
+    // μ_2 − μ_1 is free (Prop. D.9), while 3 environments pin it down (test above).
+    assert!(scores[0].strong_mcc < 0.8 && scores[1].strong_mcc < 0.8, "a weak restart recovered z");
+    assert!(agree < 0.95, "the two best weak restarts agree ({agree}): no indeterminacy visible");
 }
 
 #[test]

@@ -1,0 +1,259 @@
+//! The empirical indeterminacy probe: fit R restarts (seeds seed..seed+R−1, in parallel on the
+//! available cores), encode the same data with each, and for every pair of restarts find how
+//! large a class of maps is needed to explain their disagreement — identity, permutation and
+//! sign, component-wise monotone maps, affine maps, or any smooth map (held-out k-NN regression).
+//! The smallest class whose agreement is ≥ the threshold for every pair is the empirical
+//! indeterminacy; it is compared with what the theory catalogue predicts for the model kind.
+use crate::error::{Error, Result};
+use crate::fit::{FitOptions, fit_model};
+use crate::io::Dataset;
+use crate::matrix::Matrix;
+use crate::metrics;
+use crate::models::{Fitted, Model, ModelKind};
+use crate::theory::sets::Indeterminacy;
+use serde::Serialize;
+use std::path::Path;
+
+/// Alignment classes, smallest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    StronglyIdentifiable,
+    UpToPermutationAndSign,
+    UpToComponentwiseMaps,
+    UpToAffine,
+    NotIdentifiable,
+}
+
+impl Class {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Class::StronglyIdentifiable => "strongly identifiable",
+            Class::UpToPermutationAndSign => "up to permutation and sign",
+            Class::UpToComponentwiseMaps => "up to component-wise maps",
+            Class::UpToAffine => "up to affine",
+            Class::NotIdentifiable => "not identifiable",
+        }
+    }
+
+    /// The largest class the theory allows for a set: a probe finding a smaller one is
+    /// consistent (restarts need not visit every member), a larger one is not.
+    pub fn predicted(set: &Indeterminacy) -> Class {
+        use Indeterminacy::*;
+        match set {
+            s if s.is_identity() => Class::StronglyIdentifiable,
+            SignFlips | SignedPermutations | PermutationScaling => Class::UpToPermutationAndSign,
+            ComponentwiseAffine | ComponentwiseIncreasing | PermutationComponentwise | ProductPreserving => Class::UpToComponentwiseMaps,
+            Orthogonal | Linear | TriangularLinear | AffineInSufficientStatistics => Class::UpToAffine,
+            _ => Class::NotIdentifiable,
+        }
+    }
+}
+
+/// Agreement of two restarts' codes at each level (1 = perfect).
+#[derive(Clone, Debug, Serialize)]
+pub struct PairAgreement {
+    pub a: usize,
+    pub b: usize,
+    /// Signed Pearson per coordinate, no matching (strong_mcc).
+    pub identity: f64,
+    /// |Pearson| after the best matching (mcc).
+    pub permutation_sign: f64,
+    /// |Spearman| after the best matching.
+    pub componentwise: f64,
+    /// R² of the best affine map, the worse of the two directions.
+    pub affine: f64,
+    /// Held-out R² of a k-NN regression, the worse of the two directions.
+    pub smooth: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeReport {
+    pub kind: String,
+    pub seeds: Vec<u64>,
+    pub validation_losses: Vec<f64>,
+    pub pairs: Vec<PairAgreement>,
+    pub threshold: f64,
+    pub classification: Class,
+    pub predicted: Class,
+    pub theory_set: String,
+    pub consistent: bool,
+}
+
+/// Held-out R² of predicting `target` from `input` by k-nearest-neighbour averaging
+/// (k = 10, a seeded subsample of at most 3000 rows, two thirds to fit, one third to test).
+pub fn knn_r2(input: &Matrix, target: &Matrix, seed: u64) -> f64 {
+    use rand::seq::SliceRandom;
+    let mut idx: Vec<usize> = (0..input.rows).collect();
+    idx.shuffle(&mut crate::train::stream(seed, 80));
+    idx.truncate(3000);
+    let n_fit = idx.len() * 2 / 3;
+    let (fit, test) = idx.split_at(n_fit);
+    let sd: Vec<f64> = (0..input.cols)
+        .map(|j| {
+            let c = input.col(j);
+            let m = c.iter().sum::<f64>() / c.len() as f64;
+            (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / c.len() as f64).sqrt().max(1e-12)
+        })
+        .collect();
+    let k = 10.min(fit.len());
+    let mut sse = vec![0.0; target.cols];
+    let mut tss = vec![0.0; target.cols];
+    let means: Vec<f64> = (0..target.cols).map(|j| test.iter().map(|&i| target.get(i, j)).sum::<f64>() / test.len() as f64).collect();
+    let mut dist: Vec<(f64, usize)> = Vec::with_capacity(fit.len());
+    for &t in test {
+        dist.clear();
+        for &f in fit {
+            let d: f64 = (0..input.cols).map(|j| ((input.get(t, j) - input.get(f, j)) / sd[j]).powi(2)).sum();
+            dist.push((d, f));
+        }
+        dist.select_nth_unstable_by(k - 1, |x, y| x.0.total_cmp(&y.0));
+        for j in 0..target.cols {
+            let pred = dist[..k].iter().map(|&(_, f)| target.get(f, j)).sum::<f64>() / k as f64;
+            sse[j] += (target.get(t, j) - pred).powi(2);
+            tss[j] += (target.get(t, j) - means[j]).powi(2);
+        }
+    }
+    (0..target.cols).map(|j| 1.0 - sse[j] / tss[j]).sum::<f64>() / target.cols as f64
+}
+
+pub fn agreement(a: usize, b: usize, za: &Matrix, zb: &Matrix, seed: u64) -> Result<PairAgreement> {
+    let s = metrics::evaluate(za, zb)?;
+    Ok(PairAgreement {
+        a,
+        b,
+        identity: s.strong_mcc,
+        permutation_sign: s.mcc,
+        componentwise: s.mcc_spearman,
+        affine: s.affine_r2.min(metrics::affine_r2(zb, za)),
+        smooth: knn_r2(za, zb, seed).min(knn_r2(zb, za, seed)),
+    })
+}
+
+/// The smallest class whose agreement reaches `threshold` for every pair.
+pub fn classify(pairs: &[PairAgreement], threshold: f64) -> Class {
+    let all = |f: fn(&PairAgreement) -> f64| pairs.iter().all(|p| f(p) >= threshold);
+    if all(|p| p.identity) {
+        Class::StronglyIdentifiable
+    } else if all(|p| p.permutation_sign) {
+        Class::UpToPermutationAndSign
+    } else if all(|p| p.componentwise) {
+        Class::UpToComponentwiseMaps
+    } else if all(|p| p.affine) {
+        Class::UpToAffine
+    } else {
+        Class::NotIdentifiable
+    }
+}
+
+/// Fit `restarts` models in parallel (at most one per core) and probe their codes.
+pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, restarts: usize, threshold: f64) -> Result<ProbeReport> {
+    if restarts < 2 {
+        return Err(Error::usage("the probe needs at least 2 restarts"));
+    }
+    let seeds: Vec<u64> = (0..restarts as u64).map(|r| opts.seed + r).collect();
+    let quiet = FitOptions { quiet: true, ..opts.clone() };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(restarts);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Model>>>> = (0..restarts).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let r = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if r >= restarts {
+                    break;
+                }
+                let fitted = fit_model(kind, &quiet, ds, u, u_path, seeds[r]);
+                if let Ok(m) = &fitted {
+                    eprintln!("restart {} (seed {}): validation loss {:.4}", r + 1, seeds[r], m.report.best_val_loss);
+                }
+                *results[r].lock().expect("no panics while holding the lock") = Some(fitted);
+            });
+        }
+    });
+    let mut models = Vec::with_capacity(restarts);
+    for slot in results {
+        models.push(slot.into_inner().expect("lock not poisoned").expect("every restart ran")?);
+    }
+    let codes: Vec<Matrix> = models.iter().map(|m| m.encode(&ds.x, u, u_path, None)).collect::<Result<_>>()?;
+    let mut pairs = Vec::new();
+    for a in 0..restarts {
+        for b in a + 1..restarts {
+            pairs.push(agreement(a, b, &codes[a], &codes[b], opts.seed)?);
+        }
+    }
+    let classification = classify(&pairs, threshold);
+    let (check, variance_only) = match &models[0].fitted {
+        Fitted::Vae(v) => (v.config.anchor_check.clone(), !v.config.prior_mean),
+        _ => (None, false),
+    };
+    let verdict = crate::theory::catalogue::class_of(kind, models[0].latent_dim(), check.as_ref(), variance_only).map(|c| c.analyze());
+    let (predicted, theory_set) = match &verdict {
+        Some(v) => (Class::predicted(&v.set), v.description.clone()),
+        None => (Class::NotIdentifiable, "unknown".into()),
+    };
+    Ok(ProbeReport {
+        kind: kind.name().into(),
+        seeds,
+        validation_losses: models.iter().map(|m| m.report.best_val_loss).collect(),
+        pairs,
+        threshold,
+        classification,
+        predicted,
+        theory_set,
+        consistent: classification <= predicted,
+    })
+}
+
+impl ProbeReport {
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        writeln!(out, "{}: {} restarts (seeds {:?}), validation losses {:?}", self.kind, self.seeds.len(), self.seeds, self.validation_losses.iter().map(|v| (v * 1e4).round() / 1e4).collect::<Vec<_>>()).ok();
+        writeln!(out, "{:>9}  {:>10}  {:>12}  {:>13}  {:>8}  {:>8}", "pair", "identity", "perm + sign", "component-wise", "affine", "smooth").ok();
+        for p in &self.pairs {
+            writeln!(out, "{:>9}  {:>10.4}  {:>12.4}  {:>13.4}  {:>8.4}  {:>8.4}", format!("{} vs {}", p.a + 1, p.b + 1), p.identity, p.permutation_sign, p.componentwise, p.affine, p.smooth).ok();
+        }
+        writeln!(out, "empirical (every pair ≥ {}): {}", self.threshold, self.classification.describe()).ok();
+        writeln!(out, "theory: {} → at most {}", self.theory_set, self.predicted.describe()).ok();
+        writeln!(out, "{}", if self.consistent { "consistent with the theory" } else { "INCONSISTENT with the theory: the restarts disagree by more than the indeterminacy set allows (an optimisation failure?)" }).ok();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::standard_normal;
+    use crate::train::stream;
+
+    #[test]
+    fn classification_finds_the_smallest_class() {
+        let z = standard_normal(3000, 3, &mut stream(1, 0));
+        let perm = Matrix::from_fn(3000, 3, |i, j| -z.get(i, (j + 1) % 3));
+        let cube = Matrix::from_fn(3000, 3, |i, j| z.get(i, j).powi(3));
+        let rot = Matrix::from_fn(3000, 3, |i, j| match j {
+            0 => 0.6 * z.get(i, 0) - 0.8 * z.get(i, 1),
+            1 => 0.8 * z.get(i, 0) + 0.6 * z.get(i, 1),
+            _ => z.get(i, 2),
+        });
+        let warp = Matrix::from_fn(3000, 3, |i, j| if j == 0 { z.get(i, 0) + 0.8 * z.get(i, 1).powi(2) } else { z.get(i, j) });
+        let noise = standard_normal(3000, 3, &mut stream(2, 0));
+        let cases = [
+            (&z, Class::StronglyIdentifiable),
+            (&perm, Class::UpToPermutationAndSign),
+            (&cube, Class::UpToComponentwiseMaps),
+            (&rot, Class::UpToAffine),
+            (&warp, Class::NotIdentifiable),
+            (&noise, Class::NotIdentifiable),
+        ];
+        for (other, expected) in cases {
+            let pair = agreement(0, 1, &z, other, 0).unwrap();
+            assert_eq!(classify(&[pair.clone()], 0.95), expected, "{pair:?}");
+        }
+        // A smooth warp is still a function of the code (smooth R² high); noise is not.
+        let w = agreement(0, 1, &z, &warp, 0).unwrap();
+        assert!(w.smooth > 0.9, "{w:?}");
+        assert!(agreement(0, 1, &z, &noise, 0).unwrap().smooth < 0.1);
+    }
+}
