@@ -9,6 +9,7 @@ cargo build --release --quiet
 S=target/release/strongid
 OUT=${1:-target/bench/ivae_table}
 mkdir -p "$OUT"
+rm -f "$OUT/results.jsonl.tmp"
 COMMON=(--latent-dim 5 --hidden 100 --hidden-layers 2 --batch 64 --lr 3e-3 --epochs 100 --patience 20 --quiet --force)
 for seed in 1 2 3 4 5; do
   data="$OUT/data$seed"

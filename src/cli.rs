@@ -83,6 +83,20 @@ enum Command {
     },
     /// Print a saved model's kind, dimensions, configuration and training summary.
     Inspect { model: PathBuf },
+    /// Run the experiment suite (E1–E6) and write results.json, results.md and report.html.
+    Experiments {
+        /// Small settings, a few minutes (the default).
+        #[arg(long, conflicts_with = "full")]
+        quick: bool,
+        /// Paper-scale settings (M = 40, L = 1000, 5 seeds).
+        #[arg(long)]
+        full: bool,
+        #[arg(long, default_value = "strongid-experiments")]
+        out: PathBuf,
+        /// Only these experiments, comma-separated (e.g. E1,E5).
+        #[arg(long, value_delimiter = ',')]
+        only: Option<Vec<String>>,
+    },
     /// Fit several restarts and measure the empirical indeterminacy between their codes.
     Probe {
         kind: ModelKind,
@@ -138,10 +152,10 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Simulate TMI data, fit tmi-flow and the permuting flow, print their metrics side by side.
+    /// The main job on built-in data: the quick experiment suite (E1–E6), a few minutes.
     Demo {
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[arg(long, default_value = "strongid-demo")]
+        out: PathBuf,
     },
 }
 
@@ -292,6 +306,10 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { model } => inspect(&Model::load(&model)?),
+        Command::Experiments { quick: _, full, out, only } => {
+            let mode = if full { crate::experiments::Mode::Full } else { crate::experiments::Mode::Quick };
+            crate::experiments::run(mode, &out, only.as_deref())?;
+        }
         Command::Probe { kind, data, aux, restarts, threshold, json, opts } => {
             let ds = Dataset::load(&data)?;
             let (u, u_path) = labels(&ds, &data, aux.as_deref())?;
@@ -335,7 +353,7 @@ pub fn run(cli: Cli) -> Result<()> {
             check_out(&plot, force)?;
             crate::ot::limit::report(dim, n, seed, &plot)?;
         }
-        Command::Demo { seed } => crate::demo::run(seed)?,
+        Command::Demo { out } => crate::demo::run(&out)?,
     }
     Ok(())
 }

@@ -150,3 +150,15 @@ pub fn labels(ds: &Dataset, data: &Path, aux: Option<&Path>) -> Result<(Option<V
         None => Ok((ds.u.clone(), data.join("u.npy"))),
     }
 }
+
+impl FitOptions {
+    /// The command line's defaults, for library callers (the experiment suite).
+    pub fn defaults() -> FitOptions {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            opts: FitOptions,
+        }
+        <Wrapper as clap::Parser>::parse_from(["strongid"]).opts
+    }
+}

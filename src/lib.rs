@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod experiments;
 pub mod fa;
 pub mod fit;
 pub mod flows;

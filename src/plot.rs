@@ -71,3 +71,81 @@ impl LineChart<'_> {
         crate::io::atomic_write(path, |w| w.write_all(svg.as_bytes()))
     }
 }
+
+/// Scatter panels: true vs learned latent, one panel per coordinate, side by side.
+pub fn scatter_panels(title: &str, truth: &crate::Matrix, learned: &crate::Matrix, max_points: usize) -> Result<String> {
+    let mut svg = String::new();
+    let d = truth.cols.min(learned.cols).min(6);
+    {
+        let root = SVGBackend::with_string(&mut svg, (220 * d as u32 + 40, 260)).into_drawing_area();
+        let err = |e: &dyn std::fmt::Display| Error::usage(format!("plotting failed: {e}"));
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let root = root.titled(title, ("sans-serif", 16)).map_err(|e| err(&e))?;
+        let panels = root.split_evenly((1, d));
+        let step = (truth.rows / max_points.max(1)).max(1);
+        for (k, panel) in panels.iter().enumerate() {
+            let xs: Vec<f64> = truth.col(k).into_iter().step_by(step).collect();
+            let ys: Vec<f64> = learned.col(k).into_iter().step_by(step).collect();
+            let xr = range(xs.iter().copied(), false);
+            let yr = range(ys.iter().copied(), false);
+            let mut chart = ChartBuilder::on(panel)
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(40)
+                .caption(format!("z{}", k + 1), ("sans-serif", 14))
+                .build_cartesian_2d(xr, yr)
+                .map_err(|e| err(&e))?;
+            chart.configure_mesh().x_desc("true").y_desc("learned").x_labels(4).y_labels(4).draw().map_err(|e| err(&e))?;
+            chart
+                .draw_series(xs.iter().zip(&ys).map(|(x, y)| Circle::new((*x, *y), 1, BLUE.mix(0.4).filled())))
+                .map_err(|e| err(&e))?;
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(svg)
+}
+
+/// A square heatmap of values in [−1, 1] (agreement matrices), with the numbers printed.
+pub fn heatmap(title: &str, labels: &[String], values: &[Vec<f64>]) -> Result<String> {
+    let mut svg = String::new();
+    let n = labels.len();
+    {
+        let size = 60 * n as u32 + 120;
+        let root = SVGBackend::with_string(&mut svg, (size, size)).into_drawing_area();
+        let err = |e: &dyn std::fmt::Display| Error::usage(format!("plotting failed: {e}"));
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 14))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(30)
+            .build_cartesian_2d(0..n, 0..n)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(n)
+            .y_labels(n)
+            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .y_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, row) in values.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                let t = v.clamp(-1.0, 1.0);
+                // Blue for +1, white for 0, red for −1.
+                let color = if t >= 0.0 {
+                    RGBColor((255.0 * (1.0 - t)) as u8, (255.0 * (1.0 - t)) as u8, 255)
+                } else {
+                    RGBColor(255, (255.0 * (1.0 + t)) as u8, (255.0 * (1.0 + t)) as u8)
+                };
+                chart.draw_series(std::iter::once(Rectangle::new([(j, i), (j + 1, i + 1)], color.filled()))).map_err(|e| err(&e))?;
+                chart
+                    .draw_series(std::iter::once(Text::new(format!("{v:.2}"), (j, i + 1), ("sans-serif", 12))))
+                    .map_err(|e| err(&e))?;
+            }
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(svg)
+}

@@ -146,34 +146,37 @@ pub fn classify(pairs: &[PairAgreement], threshold: f64) -> Class {
     }
 }
 
+/// Fit one model per seed, in parallel (at most one per core). Results are in seed order and
+/// each is a function of its seed alone, so the schedule does not change them.
+pub fn fit_parallel(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seeds: &[u64]) -> Result<Vec<Model>> {
+    let quiet = FitOptions { quiet: true, ..opts.clone() };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(seeds.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Model>>>> = seeds.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let r = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if r >= seeds.len() {
+                    break;
+                }
+                let fitted = fit_model(kind, &quiet, ds, u, u_path, seeds[r]);
+                *results[r].lock().expect("no panics while holding the lock") = Some(fitted);
+            });
+        }
+    });
+    results.into_iter().map(|slot| slot.into_inner().expect("lock not poisoned").expect("every seed ran")).collect()
+}
+
 /// Fit `restarts` models in parallel (at most one per core) and probe their codes.
 pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, restarts: usize, threshold: f64) -> Result<ProbeReport> {
     if restarts < 2 {
         return Err(Error::usage("the probe needs at least 2 restarts"));
     }
     let seeds: Vec<u64> = (0..restarts as u64).map(|r| opts.seed + r).collect();
-    let quiet = FitOptions { quiet: true, ..opts.clone() };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(restarts);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Model>>>> = (0..restarts).map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let r = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if r >= restarts {
-                    break;
-                }
-                let fitted = fit_model(kind, &quiet, ds, u, u_path, seeds[r]);
-                if let Ok(m) = &fitted {
-                    eprintln!("restart {} (seed {}): validation loss {:.4}", r + 1, seeds[r], m.report.best_val_loss);
-                }
-                *results[r].lock().expect("no panics while holding the lock") = Some(fitted);
-            });
-        }
-    });
-    let mut models = Vec::with_capacity(restarts);
-    for slot in results {
-        models.push(slot.into_inner().expect("lock not poisoned").expect("every restart ran")?);
+    let models = fit_parallel(kind, opts, ds, u, u_path, &seeds)?;
+    for (m, s) in models.iter().zip(&seeds) {
+        eprintln!("restart seed {s}: validation loss {:.4}", m.report.best_val_loss);
     }
     let codes: Vec<Matrix> = models.iter().map(|m| m.encode(&ds.x, u, u_path, None)).collect::<Result<_>>()?;
     let mut pairs = Vec::new();
@@ -183,15 +186,7 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>
         }
     }
     let classification = classify(&pairs, threshold);
-    let (check, variance_only) = match &models[0].fitted {
-        Fitted::Vae(v) => (v.config.anchor_check.clone(), !v.config.prior_mean),
-        _ => (None, false),
-    };
-    let verdict = crate::theory::catalogue::class_of(kind, models[0].latent_dim(), check.as_ref(), variance_only).map(|c| c.analyze());
-    let (predicted, theory_set) = match &verdict {
-        Some(v) => (Class::predicted(&v.set), v.description.clone()),
-        None => (Class::NotIdentifiable, "unknown".into()),
-    };
+    let (predicted, theory_set) = prediction(&models[0]);
     Ok(ProbeReport {
         kind: kind.name().into(),
         seeds,
@@ -203,6 +198,18 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>
         theory_set,
         consistent: classification <= predicted,
     })
+}
+
+/// The theory's largest class for a fitted model, and its set's description.
+pub fn prediction(model: &Model) -> (Class, String) {
+    let (check, variance_only) = match &model.fitted {
+        Fitted::Vae(v) => (v.config.anchor_check.clone(), !v.config.prior_mean),
+        _ => (None, false),
+    };
+    match crate::theory::catalogue::class_of(model.kind, model.latent_dim(), check.as_ref(), variance_only).map(|c| c.analyze()) {
+        Some(v) => (Class::predicted(&v.set), v.description),
+        None => (Class::NotIdentifiable, "unknown".into()),
+    }
 }
 
 impl ProbeReport {

@@ -1,0 +1,37 @@
+//! The quick experiment suite end to end (what `strongid demo` runs): every theorem's row comes
+//! out as the theory says, and the report has every table and figure.
+mod common;
+use common::*;
+
+#[test]
+fn quick_suite_confirms_the_theory_and_writes_the_report() {
+    let dir = scratch("experiments_quick");
+    let out = dir.join("run");
+    let res = strongid(&["experiments", "--quick", "--out", p(&out)]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let exps = v["experiments"].as_array().unwrap();
+    assert_eq!(exps.iter().map(|e| e["id"].as_str().unwrap()).collect::<Vec<_>>(), ["E1", "E2", "E3", "E4", "E5", "E6"]);
+    let rows = |id: &str| exps.iter().find(|e| e["id"] == id).unwrap()["rows"].as_array().unwrap().clone();
+    let row = |id: &str, setting: &str, model: &str| {
+        rows(id).into_iter().find(|r| r["setting"].as_str().unwrap().contains(setting) && r["model"] == model).unwrap_or_else(|| panic!("{id} {setting} {model}"))
+    };
+    // No silent disagreement with the theory outside the deliberately misspecified rows.
+    for e in exps {
+        for r in e["rows"].as_array().unwrap() {
+            assert!(r["consistent"] == true || r["misspecified"] == true, "{}: {} / {} exceeds the theory", e["id"], r["setting"], r["model"]);
+        }
+    }
+    let strong = |r: &serde_json::Value| r["strong_mcc"]["mean"].as_f64().unwrap();
+    assert!(strong(&row("E1", "3 environments", "ivae-frozen")) > 0.95);
+    assert!(strong(&row("E3", "d = 4", "tmi-flow (spline)")) > 0.95);
+    assert!(strong(&row("E3", "d = 4", "flow (permuting)")) < strong(&row("E3", "d = 4", "tmi-flow (spline)")) - 0.05);
+    assert!(strong(&row("E6", "reversed", "tmi-flow (spline)")) < 0.5);
+    assert_eq!(row("E6", "reversed", "tmi-flow (spline)")["probe"], "strongly-identifiable");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for id in ["E1", "E2", "E3", "E4", "E5", "E6"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "report lacks {id}");
+    }
+    assert!(html.matches("<svg").count() >= 8, "report has {} figures", html.matches("<svg").count());
+    assert!(std::fs::read_to_string(out.join("results.md")).unwrap().contains("| d = 4, n = 4000 | tmi-flow (spline) |"));
+}
