@@ -33,8 +33,9 @@ fn covariance(x: &Matrix, mean: &[f64]) -> DMatrix<f64> {
     c.transpose() * &c / x.rows as f64
 }
 
-/// A uniformly random rotation (QR of a Gaussian matrix, signs fixed).
-fn random_rotation(d: usize, rng: &mut impl Rng) -> DMatrix<f64> {
+/// A uniformly random orthogonal matrix (QR of a Gaussian matrix, signs fixed so the
+/// distribution is Haar).
+pub(crate) fn random_rotation(d: usize, rng: &mut impl Rng) -> DMatrix<f64> {
     let g = DMatrix::from_fn(d, d, |_, _| StandardNormal.sample(rng));
     let qr = g.qr();
     let (mut q, r) = (qr.q(), qr.r());

@@ -105,11 +105,11 @@ impl ModelClass {
             sets.fold(Some(Indeterminacy::AllDiffeomorphisms), |acc, s| acc.and_then(|a| meet(&a, &s)))
                 .expect("every catalogued class has a resolved intersection")
         };
-        let theorem = self.theorem(&set, thm53);
+        let theorem = self.theorem(thm53);
         Verdict { class: self.name.clone(), description: set.describe(), strongly_identifiable: set.is_identity(), set, theorem }
     }
 
-    fn theorem(&self, set: &Indeterminacy, thm53: bool) -> String {
+    fn theorem(&self, thm53: bool) -> String {
         use GeneratorSpace as G;
         use PriorSpace as P;
         let multi = if self.generators.len() > 1 { " across views (Cor. 4.2)" } else if self.priors.len() > 1 { " across environments (Cor. 4.1)" } else { "" };
@@ -128,7 +128,6 @@ impl ModelClass {
             (_, P::Anchored(check)) => format!("Thm 4.5 / Prop. D.9: {}", check.message),
             (_, P::LearnedIndependent | P::IndependentNonGaussian) => "independent priors alone: component-wise maps and permutations survive".into(),
         };
-        let _ = set;
         format!("{base}{multi}")
     }
 }

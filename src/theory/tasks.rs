@@ -6,7 +6,6 @@ use super::sets::Indeterminacy;
 use crate::matrix::Matrix;
 use crate::metrics::{pearson, ranks};
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -133,11 +132,6 @@ impl Member {
     }
 }
 
-fn random_rotation(d: usize, rng: &mut impl Rng) -> nalgebra::DMatrix<f64> {
-    let g = nalgebra::DMatrix::from_fn(d, d, |_, _| StandardNormal.sample(rng));
-    g.qr().q()
-}
-
 fn signed_permutation(d: usize, rng: &mut impl Rng, scale: bool) -> nalgebra::DMatrix<f64> {
     // A cyclic shift: moves every axis, so no pair of axes keeps its partner.
     let perm: Vec<usize> = (0..d).map(|i| (i + 1) % d).collect();
@@ -218,7 +212,7 @@ pub fn random_member(set: &Indeterminacy, d: usize, rng: &mut impl Rng) -> Membe
             });
             Member::linear("lower-triangular", m, zero)
         }
-        Orthogonal | GaussianPreserving | Linear | AllDiffeomorphisms => Member::linear("rotation", random_rotation(d, rng), zero),
+        Orthogonal | GaussianPreserving | Linear | AllDiffeomorphisms => Member::linear("rotation", crate::fa::random_rotation(d, rng), zero),
     }
 }
 
