@@ -105,7 +105,8 @@ pub fn scatter_panels(title: &str, truth: &crate::Matrix, learned: &crate::Matri
     Ok(svg)
 }
 
-/// A square heatmap of values in [−1, 1] (agreement matrices), with the numbers printed.
+/// A square heatmap of values in [−1, 1] (agreement matrices), with the numbers printed. Row i
+/// (labelled on the left) is drawn from the top, like a printed matrix.
 pub fn heatmap(title: &str, labels: &[String], values: &[Vec<f64>]) -> Result<String> {
     let mut svg = String::new();
     let n = labels.len();
@@ -114,23 +115,17 @@ pub fn heatmap(title: &str, labels: &[String], values: &[Vec<f64>]) -> Result<St
         let root = SVGBackend::with_string(&mut svg, (size, size)).into_drawing_area();
         let err = |e: &dyn std::fmt::Display| Error::usage(format!("plotting failed: {e}"));
         root.fill(&WHITE).map_err(|e| err(&e))?;
+        let nf = n as f64;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 14))
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(30)
-            .build_cartesian_2d(0..n, 0..n)
+            .build_cartesian_2d(0.0..nf, 0.0..nf)
             .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(n)
-            .y_labels(n)
-            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .y_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
-            .draw()
-            .map_err(|e| err(&e))?;
+        chart.configure_mesh().disable_mesh().x_labels(0).y_labels(0).draw().map_err(|e| err(&e))?;
         for (i, row) in values.iter().enumerate() {
+            let top = nf - i as f64;
             for (j, v) in row.iter().enumerate() {
                 let t = v.clamp(-1.0, 1.0);
                 // Blue for +1, white for 0, red for −1.
@@ -139,11 +134,18 @@ pub fn heatmap(title: &str, labels: &[String], values: &[Vec<f64>]) -> Result<St
                 } else {
                     RGBColor(255, (255.0 * (1.0 + t)) as u8, (255.0 * (1.0 + t)) as u8)
                 };
-                chart.draw_series(std::iter::once(Rectangle::new([(j, i), (j + 1, i + 1)], color.filled()))).map_err(|e| err(&e))?;
+                let x = j as f64;
+                chart.draw_series(std::iter::once(Rectangle::new([(x, top - 1.0), (x + 1.0, top)], color.filled()))).map_err(|e| err(&e))?;
                 chart
-                    .draw_series(std::iter::once(Text::new(format!("{v:.2}"), (j, i + 1), ("sans-serif", 12))))
+                    .draw_series(std::iter::once(Text::new(format!("{v:.2}"), (x + 0.3, top - 0.45), ("sans-serif", 12))))
                     .map_err(|e| err(&e))?;
             }
+        }
+        // Axis labels at cell centres: rows (true coordinates) on the left, columns (code) below.
+        for (k, label) in labels.iter().enumerate() {
+            let c = k as f64 + 0.5;
+            chart.draw_series(std::iter::once(Text::new(format!("z{label}"), (-0.35, nf - c + 0.1), ("sans-serif", 12)))).map_err(|e| err(&e))?;
+            chart.draw_series(std::iter::once(Text::new(format!("ẑ{label}"), (c - 0.1, -0.15), ("sans-serif", 12)))).map_err(|e| err(&e))?;
         }
         root.present().map_err(|e| err(&e))?;
     }
