@@ -24,8 +24,9 @@ fn experiment(id: &str, title: &str, claim: &str) -> Experiment {
 }
 
 fn curves_figure(caption: &str, rows: &[&Row]) -> Result<Figure> {
-    let series = rows.iter().map(|r| Series { label: format!("{} ({})", r.model, r.setting), points: r.curve.iter().enumerate().map(|(i, v)| ((i + 1) as f64, *v)).collect() }).collect();
-    let svg = LineChart { title: caption, x_label: "epoch", y_label: "validation loss", log_x: false, log_y: false, series }.to_svg()?;
+    // Epoch 1 is omitted: an untrained VAE's loss is orders of magnitude above the rest.
+    let series = rows.iter().map(|r| Series { label: format!("{} ({})", r.model, r.setting), points: r.curve.iter().enumerate().skip(1).map(|(i, v)| ((i + 1) as f64, *v)).collect() }).collect();
+    let svg = LineChart { title: caption, x_label: "epoch (from 2)", y_label: "validation loss", log_x: false, log_y: false, series }.to_svg()?;
     Ok(Figure { caption: caption.into(), svg })
 }
 
