@@ -89,13 +89,8 @@ pub fn knn_r2(input: &Matrix, target: &Matrix, seed: u64) -> f64 {
     idx.truncate(3000);
     let n_fit = idx.len() * 2 / 3;
     let (fit, test) = idx.split_at(n_fit);
-    let sd: Vec<f64> = (0..input.cols)
-        .map(|j| {
-            let c = input.col(j);
-            let m = c.iter().sum::<f64>() / c.len() as f64;
-            (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / c.len() as f64).sqrt().max(1e-12)
-        })
-        .collect();
+    // `agreement` has already refused constant columns, so every sd is positive.
+    let sd = crate::flows::Standardize::fit(input).sd;
     let k = 10.min(fit.len());
     let mut sse = vec![0.0; target.cols];
     let mut tss = vec![0.0; target.cols];

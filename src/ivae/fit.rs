@@ -143,8 +143,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
                 anchors.push(p.clone());
             }
             let (anchors, check) = checked_anchors(anchors, Path::new("--freeze-after priors"), &envs, opts.latent_dim, opts.allow_weak)?;
-            vae.config.anchors = anchors;
-            vae.config.anchor_check = Some(check);
+            vae.freeze(anchors, check);
             // Stage 2: the same network with the anchors' priors frozen.
             let stage2 = TrainConfig { epochs: train_cfg.epochs - warmup, ..train_cfg.clone() };
             let (values, second) = run(&vae, &stage2, train::Start::Continuation)?;

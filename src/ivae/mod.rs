@@ -73,6 +73,28 @@ pub struct Vae {
     pub params: ParamSet,
     encoder: Mlp,
     decoder: Mlp,
+    /// (free, fixed mean, fixed log-variance), M × d f32, built once from the anchors: free is 1
+    /// on learned rows and 0 on anchor rows, whose values are the constants.
+    frozen: Option<[Tensor<2>; 3]>,
+}
+
+fn frozen_tables(config: &VaeConfig) -> Option<[Tensor<2>; 3]> {
+    if config.anchors.is_empty() {
+        return None;
+    }
+    let (m, d) = (config.n_envs(), config.latent_dim);
+    let mut free = Matrix::from_fn(m, d, |_, _| 1.0);
+    let mut fixed_mean = Matrix::zeros(m, d);
+    let mut fixed_logvar = Matrix::zeros(m, d);
+    for a in &config.anchors {
+        let k = config.envs.binary_search(&a.env).expect("anchors checked against envs");
+        for j in 0..d {
+            free.set(k, j, 0.0);
+            fixed_mean.set(k, j, a.mean[j]);
+            fixed_logvar.set(k, j, a.var[j].ln());
+        }
+    }
+    Some([free, fixed_mean, fixed_logvar].map(|t| tensor::from_matrix(&t, DType::F32)))
 }
 
 /// Per-row diagonal Gaussian: mean and variance, each [n, d].
@@ -93,12 +115,21 @@ impl Vae {
             params.push("prior.mean", &zeros);
             params.push("prior.logvar", &zeros);
         }
-        Vae { config, params, encoder, decoder }
+        let frozen = frozen_tables(&config);
+        Vae { config, params, encoder, decoder, frozen }
     }
 
     pub fn from_parts(config: VaeConfig, params: ParamSet) -> Vae {
         let (encoder, decoder) = (config.encoder(), config.decoder());
-        Vae { config, params, encoder, decoder }
+        let frozen = frozen_tables(&config);
+        Vae { config, params, encoder, decoder, frozen }
+    }
+
+    /// Freeze the priors of these anchors (after a warm-up, `--freeze-after`).
+    pub fn freeze(&mut self, anchors: Vec<EnvPrior>, check: AnchorCheck) {
+        self.config.anchors = anchors;
+        self.config.anchor_check = Some(check);
+        self.frozen = frozen_tables(&self.config);
     }
 
     fn dtype(&self) -> DType {
@@ -139,26 +170,12 @@ impl Vae {
     /// Per-environment prior tables (M × d means, M × d variances), anchors frozen in place.
     fn prior_tables(&self, p: &[Tensor<2>], like: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let e = self.encoder.n_tensors() + self.decoder.n_tensors();
-        let (m, d) = (self.config.n_envs(), self.config.latent_dim);
         let mut mean = if self.config.prior_mean { p[e].clone() } else { p[e].clone().mul_scalar(0.0) };
         let mut logvar = p[e + 1].clone();
-        if !self.config.anchors.is_empty() {
-            // free = 1 on learned rows, 0 on anchor rows; the anchors' values are constants.
-            let mut free = Matrix::from_fn(m, d, |_, _| 1.0);
-            let mut fixed_mean = Matrix::zeros(m, d);
-            let mut fixed_logvar = Matrix::zeros(m, d);
-            for a in &self.config.anchors {
-                let k = self.config.envs.binary_search(&a.env).expect("anchors checked against envs");
-                for j in 0..d {
-                    free.set(k, j, 0.0);
-                    fixed_mean.set(k, j, a.mean[j]);
-                    fixed_logvar.set(k, j, a.var[j].ln());
-                }
-            }
-            let dt = like.dtype();
-            let free = tensor::from_matrix(&free, dt);
-            mean = mean.mul(free.clone()).add(tensor::from_matrix(&fixed_mean, dt));
-            logvar = logvar.mul(free).add(tensor::from_matrix(&fixed_logvar, dt));
+        if let Some(tables) = &self.frozen {
+            let [free, fixed_mean, fixed_logvar] = tables.clone().map(|t| if t.dtype() == like.dtype() { t } else { t.cast(like.dtype()) });
+            mean = mean.mul(free.clone()).add(fixed_mean);
+            logvar = logvar.mul(free).add(fixed_logvar);
         }
         (mean, logvar.exp())
     }
