@@ -2,7 +2,7 @@
 //! Adam, gradient-norm clipping, early stopping on the validation loss (the best parameters are
 //! kept), divergence detection, and a progress bar on the terminal.
 use crate::error::{Error, Result};
-use crate::nn::Adam;
+use crate::nn::{Adam, HostParams};
 use crate::tensor::{self, Tensor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
@@ -58,7 +58,54 @@ pub trait Objective {
     /// Mean loss over `rows` of the training data; differentiable in `params` when they are
     /// autodiff leaves. `rng` feeds any sampling the loss needs (e.g. reparameterisation).
     fn loss(&self, params: &[Tensor<2>], rows: &[usize], rng: &mut ChaCha8Rng) -> Tensor<1>;
+    /// The same mean loss and its gradient, one buffer per parameter. The default runs burn's
+    /// autodiff on `loss`; models with hand-written backward passes override it.
+    fn loss_and_grad(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
+        autodiff_loss_and_grad(self, params, rows, rng)
+    }
     fn n_rows(&self) -> usize;
+}
+
+/// `Objective::loss` and its gradient by burn's autodiff: the reference the hand-written
+/// backward passes are tested against.
+pub fn autodiff_loss_and_grad<O: Objective + ?Sized>(obj: &O, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
+    let leaves: Vec<Tensor<2>> = params.tensors().into_iter().map(|t| t.autodiff().require_grad()).collect();
+    let loss = obj.loss(&leaves, rows, rng);
+    let value = tensor::scalar(loss.clone());
+    let grads = loss.backward();
+    let g = leaves
+        .iter()
+        .zip(&params.values)
+        .map(|(p, v)| p.grad(&grads).map_or_else(|| vec![0.0; v.len()], |g| g.into_data().try_into_vec::<f32>().expect("f32 gradient")))
+        .collect();
+    (value, g)
+}
+
+/// One optimiser step at a time on an objective: what `fit` loops over, and what benchmarks time.
+pub struct Trainer<'a, O: Objective> {
+    obj: &'a O,
+    pub params: HostParams,
+    pub adam: Adam,
+    noise_rng: ChaCha8Rng,
+    pub steps: usize,
+}
+
+impl<'a, O: Objective> Trainer<'a, O> {
+    pub fn new(obj: &'a O, params: &[Tensor<2>], cfg: &TrainConfig) -> Self {
+        Trainer { obj, params: HostParams::from_tensors(params), adam: Adam::new(cfg.lr, cfg.clip_norm), noise_rng: stream(cfg.seed, STREAM_NOISE), steps: 0 }
+    }
+
+    /// One Adam step on the mean loss of `rows`; returns that loss (before the step). A
+    /// non-finite loss leaves the parameters untouched.
+    pub fn step(&mut self, rows: &[usize]) -> std::result::Result<f64, f64> {
+        let (value, grads) = self.obj.loss_and_grad(&self.params, rows, &mut self.noise_rng);
+        if !value.is_finite() {
+            return Err(value);
+        }
+        self.adam.step(&mut self.params, &grads);
+        self.steps += 1;
+        Ok(value)
+    }
 }
 
 /// Independent, reproducible random streams derived from one seed.
@@ -70,7 +117,7 @@ pub fn stream(seed: u64, id: u64) -> ChaCha8Rng {
 pub const STREAM_INIT: u64 = 1;
 const STREAM_SPLIT: u64 = 2;
 const STREAM_SHUFFLE: u64 = 3;
-const STREAM_NOISE: u64 = 4;
+pub const STREAM_NOISE: u64 = 4;
 const STREAM_VAL_NOISE: u64 = 5;
 
 /// Seeded split of row indices into (train, validation).
@@ -111,42 +158,34 @@ pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show
     fit_from(obj, params, cfg, show_progress, Start::Fresh)
 }
 
-pub fn fit_from(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show_progress: bool, start_kind: Start) -> Result<(Vec<Tensor<2>>, TrainReport)> {
+pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig, show_progress: bool, start_kind: Start) -> Result<(Vec<Tensor<2>>, TrainReport)> {
     if cfg.batch == 0 || cfg.epochs == 0 || !(cfg.lr > 0.0) {
         return Err(Error::usage("epochs, batch and learning rate must be positive"));
     }
     let start = Instant::now();
     let (mut train_rows, val_rows) = split_rows(obj.n_rows(), cfg.val_fraction, cfg.split_seed)?;
     let mut shuffle_rng = stream(cfg.seed, STREAM_SHUFFLE);
-    let mut noise_rng = stream(cfg.seed, STREAM_NOISE);
-    let mut adam = Adam::new(cfg.lr, cfg.clip_norm);
     let mut report = TrainReport { n_train: train_rows.len(), n_val: val_rows.len(), best_val_loss: f64::INFINITY, ..Default::default() };
-    let mut current = params;
-    let mut best = current.clone();
     // The untrained model's validation loss: a fit that never beats it has failed.
-    let initial_val = validation_loss(obj, &current, &val_rows, cfg.seed);
+    let initial_val = validation_loss(obj, &params, &val_rows, cfg.seed);
     if start_kind == Start::Continuation && initial_val.is_finite() {
         report.best_val_loss = initial_val;
     }
+    let mut trainer = Trainer::new(obj, &params, cfg);
+    let mut best = params;
     let bar = progress_bar(cfg.epochs as u64, show_progress);
     for epoch in 1..=cfg.epochs {
         train_rows.shuffle(&mut shuffle_rng);
         let mut epoch_loss = 0.0;
         for batch in train_rows.chunks(cfg.batch) {
-            let leaves: Vec<Tensor<2>> = current.iter().map(|t| t.clone().autodiff().require_grad()).collect();
-            let loss = obj.loss(&leaves, batch, &mut noise_rng);
-            let value = tensor::scalar(loss.clone());
-            if !value.is_finite() {
+            let value = trainer.step(batch).map_err(|value| {
                 bar.finish_and_clear();
-                return Err(Error::Diverged { epoch, msg: format!("training loss became {value} at step {} (try a smaller --lr)", report.steps + 1) });
-            }
-            let grads = loss.backward();
-            let g: Vec<Tensor<2>> = leaves.iter().map(|p| p.grad(&grads).unwrap_or_else(|| p.zeros_like().inner())).collect();
-            let (next, _norm) = adam.step(&current, g);
-            current = next;
+                Error::Diverged { epoch, msg: format!("training loss became {value} at step {} (try a smaller --lr)", trainer.steps + 1) }
+            })?;
             epoch_loss += value * batch.len() as f64;
-            report.steps += 1;
         }
+        report.steps = trainer.steps;
+        let current = trainer.params.tensors();
         let train_loss = epoch_loss / train_rows.len() as f64;
         let val_loss = validation_loss(obj, &current, &val_rows, cfg.seed);
         if !val_loss.is_finite() {
@@ -159,7 +198,7 @@ pub fn fit_from(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig,
         if val_loss < report.best_val_loss {
             report.best_val_loss = val_loss;
             report.best_epoch = epoch;
-            best = current.clone();
+            best = current;
         }
         bar.set_message(format!("train {train_loss:.4}  val {val_loss:.4}  best {:.4} @ {}", report.best_val_loss, report.best_epoch));
         bar.inc(1);
@@ -167,7 +206,7 @@ pub fn fit_from(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig,
         // so the iterate settles into the optimum instead of rattling around it.
         let stalled = epoch - report.best_epoch;
         if stalled > 0 && stalled % (cfg.patience / 3).max(1) == 0 {
-            adam.lr *= 0.5;
+            trainer.adam.lr *= 0.5;
         }
         if stalled >= cfg.patience {
             report.stopped_early = true;
@@ -185,7 +224,7 @@ pub fn fit_from(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig,
         });
     }
     report.initial_val_loss = initial_val;
-    report.final_lr = adam.lr;
+    report.final_lr = trainer.adam.lr;
     report.seconds = start.elapsed().as_secs_f64();
     Ok((best, report))
 }

@@ -6,9 +6,10 @@ use crate::tensor::{self, DType, Tensor};
 use crate::train::{self, Objective, TrainConfig, TrainReport};
 use rand_chacha::ChaCha8Rng;
 
-struct FlowNll<'a> {
-    flow: &'a Flow,
-    x: &'a Matrix,
+/// The training objective: mean negative log-density of rows of `x`.
+pub struct FlowNll<'a> {
+    pub flow: &'a Flow,
+    pub x: &'a Matrix,
 }
 
 impl Objective for FlowNll<'_> {

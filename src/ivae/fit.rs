@@ -3,6 +3,7 @@
 use super::{Vae, VaeConfig, Variant};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::nn::HostParams;
 use crate::nn::Activation;
 use crate::priors::{self, EnvPrior};
 use crate::tensor::{self, DType, Tensor};
@@ -30,10 +31,11 @@ pub struct VaeOptions {
     pub allow_weak: bool,
 }
 
-struct NegElbo<'a> {
-    vae: &'a Vae,
-    x: &'a Matrix,
-    onehot: &'a Matrix,
+/// The training objective: mean negative ELBO of rows of `x` with one-hot labels `onehot`.
+pub struct NegElbo<'a> {
+    pub vae: &'a Vae,
+    pub x: &'a Matrix,
+    pub onehot: &'a Matrix,
 }
 
 impl Objective for NegElbo<'_> {
@@ -42,6 +44,14 @@ impl Objective for NegElbo<'_> {
         let onehot = (self.onehot.cols > 0).then(|| tensor::from_matrix(&self.onehot.select_rows(rows), DType::F32));
         let eps = tensor::from_matrix(&crate::simulate::standard_normal(rows.len(), self.vae.config.latent_dim, rng), DType::F32);
         self.vae.neg_elbo(params, x, onehot, eps).mean()
+    }
+    /// The hand-written gradient (`Vae::neg_elbo_grad`), with the same random draws as `loss`.
+    fn loss_and_grad(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
+        let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
+        let env: Vec<usize> = rows.iter().map(|&r| self.onehot.row(r).iter().position(|&v| v == 1.0).unwrap_or(0)).collect();
+        let eps = crate::simulate::standard_normal(rows.len(), self.vae.config.latent_dim, rng);
+        let eps: Vec<f32> = eps.data.iter().map(|&v| v as f32).collect();
+        self.vae.neg_elbo_grad(params, &x, &env, &eps, rows.len())
     }
     fn n_rows(&self) -> usize {
         self.x.rows

@@ -8,6 +8,7 @@
 //!                    (Thm 4.5): strongly identifiable when the anchor contrasts span K.
 //! Trained by maximising the ELBO E_q[log p(x | z)] − KL(q(z | x, u) ‖ p(z | u)) with the
 //! reparameterisation trick (the Gaussian KL in closed form).
+mod backprop;
 pub mod fit;
 
 use crate::error::{Error, Result};

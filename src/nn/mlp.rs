@@ -41,19 +41,25 @@ pub struct Mlp {
     /// Per-layer masks shaped like the weights [fan_in, fan_out]; empty for a dense MLP.
     masks: Vec<Matrix>,
     mask_tensors: Vec<Tensor<2>>,
+    masks_f32: Vec<Vec<f32>>,
     /// Start the output layer at zero (flows start as the identity).
     zero_last: bool,
 }
 
 impl Mlp {
     pub fn dense(sizes: Vec<usize>, activation: Activation) -> Mlp {
-        Mlp { sizes, activation, masks: Vec::new(), mask_tensors: Vec::new(), zero_last: false }
+        Mlp { sizes, activation, masks: Vec::new(), mask_tensors: Vec::new(), masks_f32: Vec::new(), zero_last: false }
     }
 
     pub fn masked(sizes: Vec<usize>, activation: Activation, masks: Vec<Matrix>, zero_last: bool) -> Mlp {
         assert_eq!(masks.len() + 1, sizes.len(), "one mask per layer");
         let mask_tensors = masks.iter().map(|m| crate::tensor::from_matrix(m, DType::F32)).collect();
-        Mlp { sizes, activation, masks, mask_tensors, zero_last }
+        let masks_f32 = masks.iter().map(|m| m.data.iter().map(|&v| v as f32).collect()).collect();
+        Mlp { sizes, activation, masks, mask_tensors, masks_f32, zero_last }
+    }
+
+    pub(crate) fn mask_f32(&self, layer: usize) -> Option<&[f32]> {
+        self.masks_f32.get(layer).map(Vec::as_slice)
     }
 
     fn n_layers(&self) -> usize {

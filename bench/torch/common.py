@@ -1,0 +1,68 @@
+"""Shared harness for the PyTorch references: the same data files, split rule, timing and JSON
+fields as strongid's `cargo bench --bench speed`, so bench/speed.sh can compare them line by line."""
+import json, os, resource, time
+import numpy as np
+import torch
+
+
+def setup(threads: int, seed: int):
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+
+
+def load(data_dir):
+    x = np.load(os.path.join(data_dir, "x.npy")).astype(np.float32)
+    u_path = os.path.join(data_dir, "u.npy")
+    u = np.load(u_path).astype(np.int64) if os.path.exists(u_path) else None
+    return x, u
+
+
+def split(n):
+    """Every 10th row validates, the rest train (the rule in benches/speed.rs)."""
+    idx = np.arange(n)
+    return idx[idx % 10 != 0], idx[idx % 10 == 0]
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def train(step, loss_fn, train_rows, val_rows, batch, steps, warmup, seed, meta):
+    """Run warmup + steps optimiser steps on shuffled full batches; time each step."""
+    rng = np.random.default_rng(seed)
+    times, losses, done = [], [], 0
+    t_wall = time.perf_counter()
+    while done < warmup + steps:
+        order = rng.permutation(train_rows)
+        for k in range(len(order) // batch):
+            rows = torch.from_numpy(order[k * batch:(k + 1) * batch])
+            t = time.perf_counter()
+            losses.append(step(rows))
+            done += 1
+            if done > warmup:
+                times.append((time.perf_counter() - t) * 1e3)
+            if done == warmup + steps:
+                break
+    wall = time.perf_counter() - t_wall
+    with torch.no_grad():
+        val = float(loss_fn(torch.from_numpy(val_rows)))
+    times = np.sort(np.array(times))
+    med = float(np.median(times))
+    out = dict(meta, steps=warmup + steps, median_ms=med, p10_ms=float(times[len(times) // 10]),
+               p90_ms=float(times[len(times) * 9 // 10]), samples_per_s=batch / med * 1e3, wall_s=wall,
+               peak_rss_mb=peak_rss_mb(), final_train_loss=losses[-1], val_loss=val,
+               threads=str(torch.get_num_threads()), torch=torch.__version__)
+    print(json.dumps(out), flush=True)
+
+
+def base_args(parser):
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=100)
+    parser.add_argument("--hidden-layers", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    return parser

@@ -1,0 +1,76 @@
+"""PyTorch reference of strongid's `ivae` (mean-variance priors), layer for layer: encoder MLP on
+(x, one-hot u) -> (mean, log-variance), decoder MLP with fixed variance 0.01, per-environment
+prior tables, xtanh activations, closed-form Gaussian KL, one reparameterised sample, Adam with
+global-norm clipping at 10. Sizes of the official iVAE configuration (d = 5, 40 segments,
+hidden 100, "3 layers" = 2 hidden layers). A lean loop: no per-batch metrics."""
+import argparse, math
+import torch
+from torch import nn
+import common
+
+
+class XTanh(nn.Module):
+    def forward(self, x):
+        return torch.tanh(x) + 0.1 * x
+
+
+def mlp(sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))  # U(±1/sqrt(fan_in)), as strongid
+        if i + 2 < len(sizes):
+            layers.append(XTanh())
+    return nn.Sequential(*layers)
+
+
+class IVAE(nn.Module):
+    def __init__(self, x_dim, z_dim, n_env, hidden, hidden_layers, decoder_var=0.01):
+        super().__init__()
+        self.d = z_dim
+        self.encoder = mlp([x_dim + n_env] + [hidden] * hidden_layers + [2 * z_dim])
+        self.decoder = mlp([z_dim] + [hidden] * hidden_layers + [x_dim])
+        self.prior_mean = nn.Parameter(torch.zeros(n_env, z_dim))
+        self.prior_logvar = nn.Parameter(torch.zeros(n_env, z_dim))
+        self.s2 = decoder_var
+        self.const = 0.5 * x_dim * math.log(2 * math.pi * decoder_var)
+
+    def neg_elbo(self, x, onehot):
+        out = self.encoder(torch.cat([x, onehot], 1))
+        m, logv = out[:, :self.d], out[:, self.d:]
+        v = logv.exp()
+        pm, plogv = onehot @ self.prior_mean, onehot @ self.prior_logvar
+        z = m + v.sqrt() * torch.randn_like(m)
+        rec = (self.decoder(z) - x).square().sum(1) / (2 * self.s2) + self.const
+        kl = 0.5 * (plogv - logv + (v + (m - pm).square()) / plogv.exp() - 1).sum(1)
+        return (rec + kl).mean()
+
+
+def main():
+    a = common.base_args(argparse.ArgumentParser()).parse_args()
+    common.setup(a.threads, a.seed)
+    x, u = common.load(a.data)
+    envs = sorted(set(u.tolist()))
+    onehot = torch.nn.functional.one_hot(torch.tensor([envs.index(e) for e in u]), len(envs)).float()
+    x = torch.from_numpy(x)
+    model = IVAE(x.shape[1], x.shape[1], len(envs), a.hidden, a.hidden_layers)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    params = list(model.parameters())
+
+    def loss_fn(rows):
+        return model.neg_elbo(x[rows], onehot[rows])
+
+    def step(rows):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(rows)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        opt.step()
+        return loss.item()
+
+    train, val = common.split(x.shape[0])
+    common.train(step, loss_fn, train, val, a.batch, a.steps, a.warmup, a.seed,
+                 dict(impl="torch", workload="ivae", batch=a.batch, hidden=a.hidden))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+//! Speed benchmark: median milliseconds per training step (the exact step `strongid fit` runs:
+//! loss, gradient, clipped Adam) and inference throughput, on a dataset directory written by
+//! `strongid simulate`. One JSON line per run, the same fields as bench/torch/*.py print, so
+//! bench/speed.sh can put strongid and PyTorch side by side.
+//!
+//!   cargo bench --bench speed -- ivae --data DIR --batch 64 --hidden 100
+//!   cargo bench --bench speed -- flow --data DIR --layers 5 --hidden 64 --batch 256
+//!
+//! Threads: RAYON_NUM_THREADS (set by bench/speed.sh).
+use clap::{Parser, ValueEnum};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use std::time::Instant;
+use strongid::flows::fit::FlowNll;
+use strongid::flows::{Flow, FlowConfig, Standardize};
+use strongid::io::Dataset;
+use strongid::ivae::fit::NegElbo;
+use strongid::ivae::{Vae, VaeConfig, Variant};
+use strongid::matrix::Matrix;
+use strongid::nn::Activation;
+use strongid::tensor;
+use strongid::train::{Objective, TrainConfig, Trainer, stream};
+use strongid::transforms::TransformKind;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    /// iVAE (mean-variance priors), the official architecture's sizes.
+    Ivae,
+    /// tmi-flow: MADE conditioners + rational-quadratic splines.
+    Flow,
+}
+
+#[derive(Parser, Debug)]
+struct Args {
+    workload: Workload,
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 100)]
+    hidden: usize,
+    /// Hidden layers per network (2 = the official "3 layers": in → h → h → out).
+    #[arg(long, default_value_t = 2)]
+    hidden_layers: usize,
+    /// Flow steps.
+    #[arg(long, default_value_t = 5)]
+    layers: usize,
+    #[arg(long, default_value_t = 8)]
+    bins: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Timed steps (after the warm-up).
+    #[arg(long, default_value_t = 500)]
+    steps: usize,
+    #[arg(long, default_value_t = 50)]
+    warmup: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cargo bench passes --bench; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Every 10th row validates, the rest train (the same rule in bench/torch).
+fn split(n: usize) -> (Vec<usize>, Vec<usize>) {
+    ((0..n).filter(|i| i % 10 != 0).collect(), (0..n).filter(|i| i % 10 == 0).collect())
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn run(obj: &impl Objective, params: &[tensor::Tensor<2>], n: usize, a: &Args) -> serde_json::Value {
+    let cfg = TrainConfig { lr: a.lr, seed: a.seed, ..TrainConfig::default() };
+    let (mut train, val) = split(n);
+    let mut trainer = Trainer::new(obj, params, &cfg);
+    let mut order = ChaCha8Rng::seed_from_u64(a.seed);
+    let mut times = Vec::with_capacity(a.steps);
+    let mut last_loss = Vec::new();
+    let total = a.warmup + a.steps;
+    let wall = Instant::now();
+    'outer: loop {
+        train.shuffle(&mut order);
+        for batch in train.chunks_exact(a.batch) {
+            let t = Instant::now();
+            last_loss.push(trainer.step(batch).expect("finite loss"));
+            if trainer.steps > a.warmup {
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            if trainer.steps == total {
+                break 'outer;
+            }
+        }
+    }
+    let wall = wall.elapsed().as_secs_f64();
+    let val_loss = tensor::scalar(obj.loss(&trainer.params.tensors(), &val, &mut stream(a.seed, 99)));
+    let (p10, p90) = {
+        let mut s = times.clone();
+        s.sort_by(f64::total_cmp);
+        (s[s.len() / 10], s[s.len() * 9 / 10])
+    };
+    let med = median(&mut times);
+    serde_json::json!({
+        "impl": "strongid", "workload": format!("{:?}", a.workload).to_lowercase(), "batch": a.batch, "hidden": a.hidden,
+        "threads": std::env::var("RAYON_NUM_THREADS").ok(), "steps": total, "median_ms": med, "p10_ms": p10, "p90_ms": p90,
+        "samples_per_s": a.batch as f64 / med * 1e3, "wall_s": wall, "peak_rss_mb": peak_rss_mb(),
+        "final_train_loss": last_loss.last(), "val_loss": val_loss,
+    })
+}
+
+fn main() {
+    let a = Args::parse();
+    let ds = Dataset::load(&a.data).unwrap_or_else(|e| panic!("{e}"));
+    let x = &ds.x;
+    let mut init = stream(a.seed, 1);
+    let out = match a.workload {
+        Workload::Ivae => {
+            let u = ds.u.as_ref().expect("the ivae workload needs u.npy");
+            let mut envs = u.clone();
+            envs.sort_unstable();
+            envs.dedup();
+            let config = VaeConfig {
+                variant: Variant::Ivae, obs_dim: x.cols, latent_dim: x.cols, envs, hidden: a.hidden, hidden_layers: a.hidden_layers,
+                activation: Activation::Xtanh, decoder_var: 0.01, prior_mean: true, anchors: Vec::new(), anchor_check: None,
+            };
+            let vae = Vae::new(config, &mut init);
+            let onehot: Matrix = vae.one_hot(u, &a.data.join("u.npy")).expect("labels");
+            run(&NegElbo { vae: &vae, x, onehot: &onehot }, &vae.params.values, x.rows, &a)
+        }
+        Workload::Flow => {
+            let config = FlowConfig {
+                dim: x.cols, layers: a.layers, hidden: a.hidden, hidden_layers: a.hidden_layers,
+                transform: TransformKind::Spline { bins: a.bins, tail_bound: 4.0 }, triangular: true,
+            };
+            let standardize = Standardize::fit(&x.select_rows(&split(x.rows).0));
+            let flow = Flow::new(config, standardize, &mut init);
+            run(&FlowNll { flow: &flow, x }, &flow.params.values, x.rows, &a)
+        }
+    };
+    println!("{out}");
+}
