@@ -1,6 +1,9 @@
 //! The hand-written backward passes (the training hot path) against burn's autodiff of the
 //! tensor implementation, which defines the models: same loss, same gradient, every variant.
 use strongid::Matrix;
+use strongid::flows::fit::FlowNll;
+use strongid::flows::{Flow, FlowConfig, Standardize};
+use strongid::transforms::TransformKind;
 use strongid::ivae::fit::NegElbo;
 use strongid::ivae::{Vae, VaeConfig, Variant};
 use strongid::nn::{Activation, HostParams};
@@ -50,5 +53,37 @@ fn ivae_family_gradient_matches_autodiff() {
         let obj = NegElbo { vae: &vae, x: &x, onehot: &onehot };
         let rows: Vec<usize> = (0..n).rev().step_by(2).collect();
         compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean}"));
+    }
+}
+
+fn random_flow(triangular: bool, transform: TransformKind, seed: u64) -> Flow {
+    let config = FlowConfig { dim: 3, layers: 3, hidden: 12, hidden_layers: 2, transform, triangular };
+    let standardize = Standardize { mean: vec![0.3, -0.2, 1.0], sd: vec![1.5, 0.7, 2.0] };
+    let mut flow = Flow::new(config, standardize, &mut stream(seed, 0));
+    // Non-zero output layers (they start at zero: the identity), masks kept.
+    let mut rng = stream(seed, 1);
+    for v in flow.params.values.iter_mut() {
+        let [r, c] = v.dims();
+        let noise = tensor::from_matrix(&standard_normal(r, c, &mut rng), DType::F32).mul_scalar(0.4);
+        let mask = v.clone().abs().greater_elem(0.0).float();
+        *v = if v.clone().abs().sum().into_scalar::<f32>() == 0.0 { noise } else { v.clone().add(noise.mul(mask)) };
+    }
+    flow
+}
+
+#[test]
+fn flow_gradients_match_autodiff_for_both_orderings_and_transforms() {
+    let n = 53;
+    // Wide data so that many standardised values fall outside the spline's [−B, B] (tails; their
+    // gradients pass straight through and never reach a parameter).
+    let mut x = standard_normal(n, 3, &mut stream(4, 2));
+    x.data.iter_mut().for_each(|v| *v *= 3.0);
+    for triangular in [true, false] {
+        for transform in [TransformKind::Affine, TransformKind::Spline { bins: 5, tail_bound: 1.5 }] {
+            let flow = random_flow(triangular, transform, 6);
+            let obj = FlowNll { flow: &flow, x: &x };
+            let rows: Vec<usize> = (0..n).collect();
+            compare(&obj, &HostParams::from_tensors(&flow.params.values), &rows, &format!("triangular={triangular} {transform:?}"));
+        }
     }
 }

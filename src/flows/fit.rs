@@ -2,6 +2,7 @@
 use super::{Flow, FlowConfig, Standardize};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::nn::HostParams;
 use crate::tensor::{self, DType, Tensor};
 use crate::train::{self, Objective, TrainConfig, TrainReport};
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +17,11 @@ impl Objective for FlowNll<'_> {
     fn loss(&self, params: &[Tensor<2>], rows: &[usize], _rng: &mut ChaCha8Rng) -> Tensor<1> {
         let batch = tensor::from_matrix(&self.x.select_rows(rows), DType::F32);
         self.flow.log_prob_with(params, batch).mean().neg()
+    }
+    /// The hand-written gradient (`Flow::nll_grad`).
+    fn loss_and_grad(&self, params: &HostParams, rows: &[usize], _rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
+        let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
+        self.flow.nll_grad(params, &x, rows.len())
     }
     fn n_rows(&self) -> usize {
         self.x.rows

@@ -3,6 +3,7 @@
 //! map, and with the fixed prior N(0, I) its maximum-likelihood limit is the Knothe–Rosenblatt
 //! map from the data law to N(0, I): strongly identifiable. `flow` is the same network with the
 //! coordinates reversed between steps: no longer triangular, only weakly identifiable.
+mod backprop;
 pub mod fit;
 
 use crate::matrix::Matrix;

@@ -44,6 +44,11 @@ impl Made {
         self.mlp.init_params(params, prefix, rng);
     }
 
+    /// The network itself (for the hand-written passes in `nn::cpu`).
+    pub fn mlp(&self) -> &Mlp {
+        &self.mlp
+    }
+
     /// x: [n, d] → parameters [n, d, out_per_dim]; `p` holds this network's tensors in order.
     pub fn forward(&self, p: &[Tensor<2>], x: Tensor<2>) -> Tensor<3> {
         let n = x.dims()[0];

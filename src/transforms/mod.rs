@@ -2,6 +2,7 @@
 //! produced by a conditioner. Each provides forward-with-log-derivative and an analytic inverse;
 //! both are onto R, as Thm 5.1's TMI maps require.
 mod affine;
+mod cpu;
 mod spline;
 
 use crate::tensor::Tensor;
