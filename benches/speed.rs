@@ -28,8 +28,14 @@ use strongid::transforms::TransformKind;
 enum Workload {
     /// iVAE (mean-variance priors), the official architecture's sizes.
     Ivae,
-    /// tmi-flow: MADE conditioners + rational-quadratic splines.
+    /// tmi-flow: MADE conditioners + rational-quadratic splines (or affine, --transform).
     Flow,
+    /// Inference: tmi-flow log-density of every row (after --warmup training steps).
+    FlowLogprob,
+    /// Inference: tmi-flow encoding z = T(x) of every row.
+    FlowEncode,
+    /// Inference: iVAE posterior means of every row.
+    IvaeEncode,
 }
 
 #[derive(Parser, Debug)]
@@ -49,6 +55,9 @@ struct Args {
     layers: usize,
     #[arg(long, default_value_t = 8)]
     bins: usize,
+    /// Flow transform: spline or affine.
+    #[arg(long, default_value = "spline")]
+    transform: String,
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
     /// Timed steps (after the warm-up).
@@ -116,33 +125,83 @@ fn run(obj: &impl Objective, params: &[tensor::Tensor<2>], n: usize, a: &Args) -
     })
 }
 
+/// Time one inference pass over all rows (after `warmup` training steps so the map is not the
+/// identity); reports points per second.
+fn infer(a: &Args, n: usize, pass: impl Fn() -> usize) -> serde_json::Value {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let rows = pass();
+        assert_eq!(rows, n);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let med = median(&mut times);
+    serde_json::json!({
+        "impl": "strongid", "workload": format!("{:?}", a.workload).to_lowercase(), "rows": n, "hidden": a.hidden,
+        "threads": std::env::var("RAYON_NUM_THREADS").ok(), "median_s": med, "points_per_s": n as f64 / med, "peak_rss_mb": peak_rss_mb(),
+    })
+}
+
+/// Train `steps` steps of `obj` from `params`; the trained parameters.
+fn warm_params(obj: &impl Objective, params: &[tensor::Tensor<2>], a: &Args) -> Vec<tensor::Tensor<2>> {
+    let cfg = TrainConfig { lr: a.lr, seed: a.seed, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(obj, params, &cfg);
+    let (train, _) = split(obj.n_rows());
+    for batch in train.chunks_exact(a.batch).take(a.warmup) {
+        trainer.step(batch).expect("finite loss");
+    }
+    trainer.params.tensors()
+}
+
 fn main() {
     let a = Args::parse();
     let ds = Dataset::load(&a.data).unwrap_or_else(|e| panic!("{e}"));
     let x = &ds.x;
-    let mut init = stream(a.seed, 1);
+    let ivae = || {
+        let u = ds.u.as_ref().expect("the ivae workloads need u.npy");
+        let mut envs = u.clone();
+        envs.sort_unstable();
+        envs.dedup();
+        let config = VaeConfig {
+            variant: Variant::Ivae, obs_dim: x.cols, latent_dim: x.cols, envs, hidden: a.hidden, hidden_layers: a.hidden_layers,
+            activation: Activation::Xtanh, decoder_var: 0.01, prior_mean: true, anchors: Vec::new(), anchor_check: None,
+        };
+        let vae = Vae::new(config, &mut stream(a.seed, 1));
+        let onehot: Matrix = vae.one_hot(u, &a.data.join("u.npy")).expect("labels");
+        (vae, onehot)
+    };
+    let flow = || {
+        let transform = match a.transform.as_str() {
+            "affine" => TransformKind::Affine,
+            _ => TransformKind::Spline { bins: a.bins, tail_bound: 4.0 },
+        };
+        let config = FlowConfig { dim: x.cols, layers: a.layers, hidden: a.hidden, hidden_layers: a.hidden_layers, transform, triangular: true };
+        let standardize = Standardize::fit(&x.select_rows(&split(x.rows).0));
+        Flow::new(config, standardize, &mut stream(a.seed, 1))
+    };
     let out = match a.workload {
         Workload::Ivae => {
-            let u = ds.u.as_ref().expect("the ivae workload needs u.npy");
-            let mut envs = u.clone();
-            envs.sort_unstable();
-            envs.dedup();
-            let config = VaeConfig {
-                variant: Variant::Ivae, obs_dim: x.cols, latent_dim: x.cols, envs, hidden: a.hidden, hidden_layers: a.hidden_layers,
-                activation: Activation::Xtanh, decoder_var: 0.01, prior_mean: true, anchors: Vec::new(), anchor_check: None,
-            };
-            let vae = Vae::new(config, &mut init);
-            let onehot: Matrix = vae.one_hot(u, &a.data.join("u.npy")).expect("labels");
+            let (vae, onehot) = ivae();
             run(&NegElbo { vae: &vae, x, onehot: &onehot }, &vae.params.values, x.rows, &a)
         }
         Workload::Flow => {
-            let config = FlowConfig {
-                dim: x.cols, layers: a.layers, hidden: a.hidden, hidden_layers: a.hidden_layers,
-                transform: TransformKind::Spline { bins: a.bins, tail_bound: 4.0 }, triangular: true,
-            };
-            let standardize = Standardize::fit(&x.select_rows(&split(x.rows).0));
-            let flow = Flow::new(config, standardize, &mut init);
-            run(&FlowNll { flow: &flow, x }, &flow.params.values, x.rows, &a)
+            let flow = flow();
+            let mut out = run(&FlowNll { flow: &flow, x }, &flow.params.values, x.rows, &a);
+            out["transform"] = a.transform.clone().into();
+            out
+        }
+        Workload::FlowLogprob | Workload::FlowEncode => {
+            let mut flow = flow();
+            let trained = warm_params(&FlowNll { flow: &flow, x }, &flow.params.values, &a);
+            flow.params.values = trained;
+            let encode = a.workload == Workload::FlowEncode;
+            infer(&a, x.rows, || if encode { flow.encode(x).rows } else { flow.log_prob(x).len() })
+        }
+        Workload::IvaeEncode => {
+            let (mut vae, onehot) = ivae();
+            let trained = warm_params(&NegElbo { vae: &vae, x, onehot: &onehot }, &vae.params.values, &a);
+            vae.params.values = trained;
+            infer(&a, x.rows, || vae.encode(x, &onehot, None).rows)
         }
     };
     println!("{out}");

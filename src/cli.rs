@@ -1,7 +1,6 @@
 //! The `strongid` command line: argument parsing and printing only; the work is in the library.
 use crate::error::{Error, Result};
 use crate::io::{self, Dataset};
-use crate::matrix::Matrix;
 use crate::metrics::{self, Scores};
 use crate::fit::{FitOptions, fit_model, labels};
 use crate::models::{Fitted, Model, ModelKind};
@@ -262,6 +261,15 @@ fn check_out(path: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// Rows per chunk when `encode` / `logprob` stream over their input: memory stays O(chunk).
+const STREAM_CHUNK: usize = 65_536;
+
+/// Rows of a data file that `m` will stream over, after checking its columns.
+fn stream_rows(m: &Model, path: &Path) -> Result<usize> {
+    m.check_columns(path, io::RowReader::open(path)?.cols())?;
+    io::count_rows(path)
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(cmd) => simulate_cmd(cmd)?,
@@ -269,12 +277,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Encode { model, data, aux, sample, seed, out, force } => {
             check_out(&out, force)?;
             let m = Model::load(&model)?;
-            let ds = Dataset::load(&data)?;
-            m.check_columns(&data, ds.x.cols)?;
-            let (u, u_path) = labels(&ds, &data, aux.as_deref())?;
-            let z = m.encode(&ds.x, u.as_deref(), &u_path, sample.then_some(seed))?;
-            io::write_npy(&out, &z)?;
-            println!("wrote {} codes of dimension {} to {}", z.rows, z.cols, out.display());
+            let (x_path, u_path) = if data.is_dir() { (data.join("x.npy"), data.join("u.npy")) } else { (data.clone(), PathBuf::from("--aux")) };
+            let (u_path, u) = match aux {
+                Some(p) => (p.clone(), Some(io::read_labels(&p)?)),
+                None if m.needs_labels() && u_path.exists() => (u_path.clone(), Some(io::read_labels(&u_path)?)),
+                None => (u_path, None),
+            };
+            let rows = stream_rows(&m, &x_path)?;
+            if let Some(u) = &u {
+                if u.len() != rows {
+                    return Err(Error::input(&u_path, format!("has {} labels but {} has {rows} rows", u.len(), x_path.display())));
+                }
+                m.check_labels(u, &u_path)?;
+            }
+            let mut rng = sample.then(|| crate::train::stream(seed, 31));
+            io::write_npy_rows(&out, rows, m.latent_dim(), |emit| {
+                let mut reader = io::RowReader::open(&x_path)?;
+                let mut start = 0;
+                while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
+                    let labels = u.as_ref().map(|u| &u[start..start + x.rows]);
+                    emit(&m.encode_rows(&x, labels, &u_path, rng.as_mut())?.data)?;
+                    start += x.rows;
+                }
+                Ok(())
+            })?;
+            println!("wrote {rows} codes of dimension {} to {}", m.latent_dim(), out.display());
         }
         Command::Sample { model, n, seed, env, out, force } => {
             check_out(&out, force)?;
@@ -285,12 +312,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logprob { model, data, out, force } => {
             check_out(&out, force)?;
             let m = Model::load(&model)?;
-            let x = io::read_matrix(&data)?;
-            m.check_columns(&data, x.cols)?;
-            let lp = m.log_prob(&x)?;
-            let mean = lp.iter().sum::<f64>() / lp.len() as f64;
-            io::write_npy(&out, &Matrix::new(lp.len(), 1, lp))?;
-            println!("mean log-density {mean:.4} nats over {} rows", x.rows);
+            let rows = stream_rows(&m, &data)?;
+            let mut total = 0.0;
+            io::write_npy_rows(&out, rows, 1, |emit| {
+                let mut reader = io::RowReader::open(&data)?;
+                while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
+                    let lp = m.log_prob(&x)?;
+                    total += lp.iter().sum::<f64>();
+                    emit(&lp)?;
+                }
+                Ok(())
+            })?;
+            println!("mean log-density {:.4} nats over {rows} rows", total / rows as f64);
         }
         Command::Eval { truth, learned, json } => {
             let z = io::read_matrix(&truth)?;

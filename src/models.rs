@@ -9,6 +9,10 @@ use crate::model_file::{self, Header};
 use crate::nn::ParamSet;
 use crate::tensor::{self, DType};
 use crate::train::{TrainConfig, TrainReport, stream};
+use rand_chacha::ChaCha8Rng;
+
+/// The random stream of `encode --sample` draws.
+const STREAM_ENCODE_SAMPLE: u64 = 31;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -108,6 +112,11 @@ impl Model {
     /// The code of each row of x: T(x) for flows, the posterior mean E[z | x, u] otherwise (or
     /// a posterior sample with `sample_seed`, for the iVAE family). `u_path` names the labels.
     pub fn encode(&self, x: &Matrix, u: Option<&[i64]>, u_path: &Path, sample_seed: Option<u64>) -> Result<Matrix> {
+        self.encode_rows(x, u, u_path, sample_seed.map(|s| stream(s, STREAM_ENCODE_SAMPLE)).as_mut())
+    }
+
+    /// `encode` for a chunk of rows; posterior samples continue the stream `sample`.
+    pub fn encode_rows(&self, x: &Matrix, u: Option<&[i64]>, u_path: &Path, sample: Option<&mut ChaCha8Rng>) -> Result<Matrix> {
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.encode(x)),
             Fitted::Fa(fa) => Ok(fa.encode(x)),
@@ -120,9 +129,19 @@ impl Model {
                     }
                     (true, Some(u)) => v.one_hot(u, u_path)?,
                 };
-                Ok(v.encode(x, &onehot, sample_seed))
+                Ok(v.encode(x, &onehot, sample))
             }
         }
+    }
+
+    /// Error naming `u_path` and the row of the first label the model never saw in training.
+    pub fn check_labels(&self, u: &[i64], u_path: &Path) -> Result<()> {
+        if let Fitted::Vae(v) = &self.fitted {
+            if let Some(i) = u.iter().position(|l| v.config.envs.binary_search(l).is_err()) {
+                return Err(Error::cell(u_path, i + 1, 1, format!("environment {} did not occur in training (known: {:?})", u[i], v.config.envs)));
+            }
+        }
+        Ok(())
     }
 
     /// Exact log-density of each row (flows and factor analysis).

@@ -63,6 +63,10 @@ pub trait Objective {
     fn loss_and_grad(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
         autodiff_loss_and_grad(self, params, rows, rng)
     }
+    /// The mean loss alone (validation); the default evaluates `loss` without autodiff.
+    fn loss_value(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> f64 {
+        tensor::scalar(self.loss(&params.tensors(), rows, rng))
+    }
     fn n_rows(&self) -> usize;
 }
 
@@ -135,12 +139,12 @@ pub fn split_rows(n: usize, val_fraction: f64, seed: u64) -> Result<(Vec<usize>,
     Ok((idx, val))
 }
 
-fn validation_loss(obj: &impl Objective, params: &[Tensor<2>], rows: &[usize], seed: u64) -> f64 {
+fn validation_loss(obj: &impl Objective, params: &HostParams, rows: &[usize], seed: u64) -> f64 {
     const CHUNK: usize = 4096;
     let mut rng = stream(seed, STREAM_VAL_NOISE);
     let mut total = 0.0;
     for chunk in rows.chunks(CHUNK) {
-        total += tensor::scalar(obj.loss(params, chunk, &mut rng)) * chunk.len() as f64;
+        total += obj.loss_value(params, chunk, &mut rng) * chunk.len() as f64;
     }
     total / rows.len() as f64
 }
@@ -167,11 +171,11 @@ pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig
     let mut shuffle_rng = stream(cfg.seed, STREAM_SHUFFLE);
     let mut report = TrainReport { n_train: train_rows.len(), n_val: val_rows.len(), best_val_loss: f64::INFINITY, ..Default::default() };
     // The untrained model's validation loss: a fit that never beats it has failed.
-    let initial_val = validation_loss(obj, &params, &val_rows, cfg.seed);
+    let mut trainer = Trainer::new(obj, &params, cfg);
+    let initial_val = validation_loss(obj, &trainer.params, &val_rows, cfg.seed);
     if start_kind == Start::Continuation && initial_val.is_finite() {
         report.best_val_loss = initial_val;
     }
-    let mut trainer = Trainer::new(obj, &params, cfg);
     let mut best = params;
     let bar = progress_bar(cfg.epochs as u64, show_progress);
     for epoch in 1..=cfg.epochs {
@@ -185,9 +189,8 @@ pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig
             epoch_loss += value * batch.len() as f64;
         }
         report.steps = trainer.steps;
-        let current = trainer.params.tensors();
         let train_loss = epoch_loss / train_rows.len() as f64;
-        let val_loss = validation_loss(obj, &current, &val_rows, cfg.seed);
+        let val_loss = validation_loss(obj, &trainer.params, &val_rows, cfg.seed);
         if !val_loss.is_finite() {
             bar.finish_and_clear();
             return Err(Error::Diverged { epoch, msg: format!("validation loss became {val_loss}") });
@@ -198,7 +201,7 @@ pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig
         if val_loss < report.best_val_loss {
             report.best_val_loss = val_loss;
             report.best_epoch = epoch;
-            best = current;
+            best = trainer.params.tensors();
         }
         bar.set_message(format!("train {train_loss:.4}  val {val_loss:.4}  best {:.4} @ {}", report.best_val_loss, report.best_epoch));
         bar.inc(1);

@@ -17,6 +17,8 @@ fn compare(obj: &impl Objective, params: &HostParams, rows: &[usize], what: &str
     let (fast_loss, fast) = obj.loss_and_grad(params, rows, &mut stream(5, 0));
     let (ref_loss, reference) = autodiff_loss_and_grad(obj, params, rows, &mut stream(5, 0));
     assert!((fast_loss - ref_loss).abs() <= 1e-4 * (1.0 + ref_loss.abs()), "{what}: loss {fast_loss} vs autodiff {ref_loss}");
+    let value = obj.loss_value(params, rows, &mut stream(5, 0));
+    assert!((value - ref_loss).abs() <= 1e-4 * (1.0 + ref_loss.abs()), "{what}: forward-only loss {value} vs {ref_loss}");
     for (k, (a, b)) in fast.iter().zip(&reference).enumerate() {
         let scale = 1.0 + b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let err = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs())) / scale;
@@ -53,6 +55,14 @@ fn ivae_family_gradient_matches_autodiff() {
         let obj = NegElbo { vae: &vae, x: &x, onehot: &onehot };
         let rows: Vec<usize> = (0..n).rev().step_by(2).collect();
         compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean}"));
+        // Inference: the f32 hand-written encoder against the f64 tensor path.
+        let exact = Vae::from_parts(vae.config.clone(), vae.params.cast(DType::F64));
+        for seed in [None, Some(9)] {
+            let (mut r1, mut r2) = (stream(9, 0), stream(9, 0));
+            let (s1, s2) = if seed.is_some() { (Some(&mut r1), Some(&mut r2)) } else { (None, None) };
+            let (a, b) = (vae.encode(&x, &onehot, s1), exact.encode(&x, &onehot, s2));
+            assert!(a.max_abs_diff(&b) < 1e-4, "{variant:?}: encode f32 vs f64 differ by {}", a.max_abs_diff(&b));
+        }
     }
 }
 

@@ -100,3 +100,32 @@ fn a_diverging_fit_is_detected_and_not_saved() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("diverged"));
     assert!(!model.exists());
 }
+
+#[test]
+fn encode_and_logprob_stream_over_long_inputs_in_chunks() {
+    let dir = scratch("model_stream");
+    let (model, _) = small_fit(&dir);
+    let m = Model::load(&model).unwrap();
+    // Longer than one streaming chunk (65 536 rows), as CSV with a header.
+    let n = 70_000;
+    let x = strongid::simulate::standard_normal(n, 3, &mut strongid::train::stream(8, 0));
+    let mut text = String::from("a,b,c\n");
+    for i in 0..n {
+        text.push_str(&format!("{},{},{}\n", x.get(i, 0), x.get(i, 1), x.get(i, 2)));
+    }
+    let csv = dir.join("long.csv");
+    std::fs::write(&csv, &text).unwrap();
+    let x = strongid::io::read_matrix(&csv).unwrap();
+    let (z_path, lp_path) = (dir.join("z.npy"), dir.join("lp.npy"));
+    assert!(strongid(&["encode", "--model", p(&model), "--data", p(&csv), "--out", p(&z_path)]).status.success());
+    assert!(strongid(&["logprob", "--model", p(&model), "--data", p(&csv), "--out", p(&lp_path)]).status.success());
+    assert_eq!(strongid::io::read_matrix(&z_path).unwrap(), m.encode(&x, None, Path::new(""), None).unwrap());
+    assert_eq!(strongid::io::read_matrix(&lp_path).unwrap().data, m.log_prob(&x).unwrap());
+    // A bad cell beyond the first chunk: named by line and column, nothing written.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[68_001] = "0.5,oops,1";
+    std::fs::write(&csv, lines.join("\n")).unwrap();
+    let z2 = dir.join("z2.npy");
+    expect_input_error(&["encode", "--model", p(&model), "--data", p(&csv), "--out", p(&z2)], &["long.csv", "row 68002, column 2", "'oops' is not a number"]);
+    assert!(!z2.exists());
+}

@@ -65,4 +65,28 @@ def base_args(parser):
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--infer", choices=["logprob", "encode"], help="time inference over all rows instead")
+    parser.add_argument("--chunk", type=int, default=4096, help="rows per inference batch (strongid: 4096)")
     return parser
+
+
+def infer(a, n, warm_step, train_rows, pass_fn, meta):
+    """`a.warmup` training steps, then the median of 3 timed inference passes over all n rows."""
+    rng = np.random.default_rng(a.seed)
+    order = rng.permutation(train_rows)
+    for k in range(min(a.warmup, len(order) // a.batch)):
+        warm_step(torch.from_numpy(order[k * a.batch:(k + 1) * a.batch]))
+    times = []
+    with torch.no_grad():
+        for _ in range(3):
+            t = time.perf_counter()
+            rows = pass_fn()
+            times.append(time.perf_counter() - t)
+            assert rows == n
+    med = float(np.median(times))
+    print(json.dumps(dict(meta, rows=n, median_s=med, points_per_s=n / med, peak_rss_mb=peak_rss_mb(),
+                          threads=str(torch.get_num_threads()), torch=torch.__version__)), flush=True)
+
+
+def chunks(n, size):
+    return [(s, min(s + size, n)) for s in range(0, n, size)]

@@ -68,21 +68,32 @@ def spline(x, p, bins, bound):
     return torch.where(inside, y, x), torch.where(inside, logd, torch.zeros_like(logd))
 
 
+def affine(x, p):
+    s = F.softplus(p[..., 1] + math.log(math.expm1(1 - MIN_DER))) + MIN_DER
+    return x * s + p[..., 0], s.log()
+
+
 class TmiFlow(nn.Module):
-    def __init__(self, x_train, layers, hidden, hidden_layers, bins, bound=4.0):
+    def __init__(self, x_train, layers, hidden, hidden_layers, bins, bound=4.0, affine=False):
         super().__init__()
         d = x_train.shape[1]
         self.register_buffer("mean", x_train.mean(0))
         self.register_buffer("sd", x_train.std(0, unbiased=False))
-        self.steps = nn.ModuleList(Made(d, hidden, hidden_layers, 3 * bins - 1) for _ in range(layers))
-        self.bins, self.bound, self.d = bins, bound, d
+        per = 2 if affine else 3 * bins - 1
+        self.steps = nn.ModuleList(Made(d, hidden, hidden_layers, per) for _ in range(layers))
+        self.bins, self.bound, self.d, self.affine = bins, bound, d, affine
 
-    def log_prob(self, x):
+    def encode(self, x):
         h = (x - self.mean) / self.sd
         ld = -self.sd.log().sum().expand(x.shape[0])
         for made in self.steps:
-            h, l = spline(h, made(h), self.bins, self.bound)
+            p = made(h)
+            h, l = affine(h, p) if self.affine else spline(h, p, self.bins, self.bound)
             ld = ld + l.sum(1)
+        return h, ld
+
+    def log_prob(self, x):
+        h, ld = self.encode(x)
         return -0.5 * h.square().sum(1) - 0.5 * self.d * math.log(2 * math.pi) + ld
 
 
@@ -91,6 +102,7 @@ def main():
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--bins", type=int, default=8)
     p.add_argument("--zuko", choices=["nsf", "maf"])
+    p.add_argument("--transform", choices=["spline", "affine"], default="spline")
     a = p.parse_args()
     common.setup(a.threads, a.seed)
     x, _ = common.load(a.data)
@@ -101,13 +113,17 @@ def main():
         cls = zuko.flows.NSF if a.zuko == "nsf" else zuko.flows.MAF
         kw = dict(bins=a.bins) if a.zuko == "nsf" else {}
         model = cls(features=x.shape[1], transforms=a.layers, hidden_features=[a.hidden] * a.hidden_layers, **kw)
-        xs = (x - x[train].mean(0)) / x[train].std(0)
-        log_prob = lambda rows: model().log_prob(xs[rows])
+        mean, sd = x[train].mean(0), x[train].std(0, unbiased=False)
+        xs = (x - mean) / sd
+        # In raw units, as strongid's: + log|det| of the standardisation.
+        log_prob = lambda rows: model().log_prob(xs[rows]) - sd.log().sum()
         name = f"zuko-{a.zuko}"
+        encode = lambda rows: model().transform(xs[rows])
     else:
-        model = TmiFlow(x[train], a.layers, a.hidden, a.hidden_layers, a.bins)
+        model = TmiFlow(x[train], a.layers, a.hidden, a.hidden_layers, a.bins, affine=a.transform == "affine")
         log_prob = lambda rows: model.log_prob(x[rows])
         name = "torch"
+        encode = lambda rows: model.encode(x[rows])
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     params = list(model.parameters())
     loss_fn = lambda rows: -log_prob(rows).mean()
@@ -120,8 +136,16 @@ def main():
         opt.step()
         return loss.item()
 
+    if a.infer:
+        def pass_all():
+            for s, e in common.chunks(x.shape[0], a.chunk):
+                rows = torch.arange(s, e)
+                encode(rows) if a.infer == "encode" else log_prob(rows)
+            return x.shape[0]
+        common.infer(a, x.shape[0], step, train, pass_all, dict(impl=name, workload=f"flow-{a.infer}", hidden=a.hidden))
+        return
     common.train(step, loss_fn, train, val, a.batch, a.steps, a.warmup, a.seed,
-                 dict(impl=name, workload="flow", batch=a.batch, hidden=a.hidden))
+                 dict(impl=name, workload="flow", batch=a.batch, hidden=a.hidden, transform=a.transform))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,13 @@ def main():
         return loss.item()
 
     train, val = common.split(x.shape[0])
+    if a.infer:
+        def encode_all():
+            for s, e in common.chunks(x.shape[0], a.chunk):
+                model.encoder(torch.cat([x[s:e], onehot[s:e]], 1))[:, :model.d]
+            return x.shape[0]
+        common.infer(a, x.shape[0], step, train, encode_all, dict(impl="torch", workload="ivae-encode", hidden=a.hidden))
+        return
     common.train(step, loss_fn, train, val, a.batch, a.steps, a.warmup, a.seed,
                  dict(impl="torch", workload="ivae", batch=a.batch, hidden=a.hidden))
 

@@ -56,14 +56,20 @@ impl Flow {
         self.forward_cpu_inner(p, x, n, None)
     }
 
+    /// log p(x) per row, without autodiff (validation and inference).
+    pub fn log_prob_cpu(&self, p: &[Vec<f32>], x: &[f32], n: usize) -> Vec<f64> {
+        let d = self.config.dim;
+        let (z, log_det) = self.forward_cpu(p, x, n);
+        (0..n).map(|i| -neg_log_normal(&z[i * d..(i + 1) * d]) + log_det[i]).collect()
+    }
+
     /// Mean negative log-density of n rows of raw x and its gradient.
     pub fn nll_grad(&self, p: &HostParams, x: &[f32], n: usize) -> (f64, Vec<Vec<f32>>) {
         let (d, per) = (self.config.dim, self.config.transform.n_params());
         let k = self.made.n_tensors();
         let mut tapes = Vec::with_capacity(self.config.layers);
         let (z, log_det) = self.forward_cpu_inner(&p.values, x, n, Some(&mut tapes));
-        let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-        let nll: f64 = (0..n).map(|i| z[i * d..(i + 1) * d].iter().map(|&v| 0.5 * f64::from(v) * f64::from(v)).sum::<f64>() + d as f64 * half_log_2pi - log_det[i]).sum::<f64>() / n as f64;
+        let nll: f64 = (0..n).map(|i| neg_log_normal(&z[i * d..(i + 1) * d]) - log_det[i]).sum::<f64>() / n as f64;
         let inv_n = 1.0 / n as f32;
         let mut grads = p.zeros_like();
         let mut g: Vec<f32> = z.iter().map(|&v| v * inv_n).collect();
@@ -89,4 +95,9 @@ impl Flow {
         }
         (nll, grads)
     }
+}
+
+/// −log N(z; 0, I) = ½‖z‖² + (d/2) log 2π.
+fn neg_log_normal(z: &[f32]) -> f64 {
+    z.iter().map(|&v| 0.5 * f64::from(v) * f64::from(v)).sum::<f64>() + 0.5 * z.len() as f64 * (2.0 * std::f64::consts::PI).ln()
 }

@@ -23,6 +23,11 @@ impl Objective for FlowNll<'_> {
         let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
         self.flow.nll_grad(params, &x, rows.len())
     }
+    fn loss_value(&self, params: &HostParams, rows: &[usize], _rng: &mut ChaCha8Rng) -> f64 {
+        let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
+        let lp = self.flow.log_prob_cpu(&params.values, &x, rows.len());
+        -lp.iter().sum::<f64>() / rows.len() as f64
+    }
     fn n_rows(&self) -> usize {
         self.x.rows
     }

@@ -158,11 +158,30 @@ impl Flow {
         Matrix::new(x.rows, cols, out)
     }
 
+    /// Row chunks of x as f32 through the hand-written forward pass (f32 models), so memory
+    /// stays O(chunk) and no autodiff machinery is touched.
+    fn cpu_chunks(&self, x: &Matrix, cols: usize, f: impl Fn(&[Vec<f32>], &[f32], usize) -> Vec<f64>) -> Matrix {
+        const CHUNK: usize = 4096;
+        let host = crate::nn::HostParams::from_tensors(&self.params.values);
+        let mut out = Vec::with_capacity(x.rows * cols);
+        for chunk in x.data.chunks(CHUNK * x.cols.max(1)) {
+            let xs: Vec<f32> = chunk.iter().map(|&v| v as f32).collect();
+            out.extend(f(&host.values, &xs, chunk.len() / x.cols.max(1)));
+        }
+        Matrix::new(x.rows, cols, out)
+    }
+
     pub fn encode(&self, x: &Matrix) -> Matrix {
+        if self.dtype() == DType::F32 {
+            return self.cpu_chunks(x, self.config.dim, |p, xs, n| self.forward_cpu(p, xs, n).0.into_iter().map(f64::from).collect());
+        }
         self.map_chunks(x, self.config.dim, |t| tensor::to_vec(self.forward_with(&self.params.values, t).0))
     }
 
     pub fn log_prob(&self, x: &Matrix) -> Vec<f64> {
+        if self.dtype() == DType::F32 {
+            return self.cpu_chunks(x, 1, |p, xs, n| self.log_prob_cpu(p, xs, n)).data;
+        }
         self.map_chunks(x, 1, |t| tensor::to_vec(self.log_prob_with(&self.params.values, t))).data
     }
 

@@ -26,7 +26,7 @@ fn records(path: &Path) -> Result<Vec<(usize, csv::StringRecord)>> {
     Ok(out)
 }
 
-fn is_header(rec: &csv::StringRecord) -> bool {
+pub(super) fn is_header(rec: &csv::StringRecord) -> bool {
     rec.iter().all(|cell| cell.parse::<f64>().is_err())
 }
 

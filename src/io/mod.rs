@@ -4,9 +4,11 @@
 mod csv_file;
 mod dataset;
 mod npy;
+mod stream;
 
 pub use dataset::Dataset;
 pub use npy::{write_labels_npy, write_npy};
+pub use stream::{RowReader, count_rows, write_npy_rows};
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;

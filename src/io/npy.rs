@@ -30,6 +30,22 @@ fn read_err(path: &Path, e: std::io::Error) -> Error {
     Error::input(path, format!("truncated or unreadable data: {e}"))
 }
 
+/// (rows, cols, values as f64 in C order) of a float32/float64 array, read lazily.
+pub fn open_values(path: &Path) -> Result<(usize, usize, Box<dyn Iterator<Item = std::io::Result<f64>>>)> {
+    let npy = open(path)?;
+    if npy.order() != npyz::Order::C {
+        return Err(Error::input(path, "array is in Fortran order; expected C order (np.ascontiguousarray)"));
+    }
+    let (rows, cols) = shape2(path, npy.shape())?;
+    let t = scalar_type(path, &npy)?;
+    let values: Box<dyn Iterator<Item = std::io::Result<f64>>> = match (t.type_char(), t.size_field()) {
+        (TypeChar::Float, 8) => Box::new(npy.data::<f64>().map_err(|e| Error::input(path, format!("{e}")))?),
+        (TypeChar::Float, 4) => Box::new(npy.data::<f32>().map_err(|e| Error::input(path, format!("{e}")))?.map(|v| v.map(f64::from))),
+        _ => return Err(Error::input(path, format!("expected dtype float32 or float64, found '{t}'"))),
+    };
+    Ok((rows, cols, values))
+}
+
 pub fn read_matrix(path: &Path) -> Result<Matrix> {
     let npy = open(path)?;
     if npy.order() != npyz::Order::C {

@@ -3,12 +3,42 @@
 //!   L = mean_i [ ‖f(z_i) − x_i‖² / (2σ²) + (D/2) log 2πσ² + KL(N(m_i, v_i) ‖ N(m_p, v_p)) ],
 //!   z_i = m_i + √v_i ε_i,  (m_i, log v_i) = g(x_i, u_i),  (m_p, log v_p) = the prior row of u_i.
 use super::Vae;
+use crate::matrix::Matrix;
 use crate::nn::HostParams;
 
 impl Vae {
-    /// Mean negative ELBO of n rows and its gradient. `x` is n × D, `env` the one-hot index of
-    /// each row (ignored for `vae`), `eps` the n × d standard normal draws.
-    pub fn neg_elbo_grad(&self, p: &HostParams, x: &[f32], env: &[usize], eps: &[f32], n: usize) -> (f64, Vec<Vec<f32>>) {
+    /// q(z | x, u) for the rows of x: (means, variances), n × d each, by the hand-written
+    /// forward pass in row chunks (inference).
+    pub fn posterior_cpu(&self, x: &Matrix, onehot: &Matrix) -> (Matrix, Matrix) {
+        const CHUNK: usize = 4096;
+        let (d, ne) = (self.config.latent_dim, self.encoder.n_tensors());
+        let host = HostParams::from_tensors(&self.params.values[..ne]);
+        let width = x.cols + onehot.cols;
+        let (mut mean, mut var) = (Matrix::zeros(x.rows, d), Matrix::zeros(x.rows, d));
+        for start in (0..x.rows).step_by(CHUNK) {
+            let n = CHUNK.min(x.rows - start);
+            let mut input = vec![0.0f32; n * width];
+            for i in 0..n {
+                let row = &mut input[i * width..(i + 1) * width];
+                for (v, &s) in row.iter_mut().zip(x.row(start + i).iter().chain(onehot.row(start + i))) {
+                    *v = s as f32;
+                }
+            }
+            let (out, _) = self.encoder.forward_cpu(&host.values, input, n);
+            for i in 0..n {
+                for j in 0..d {
+                    mean.set(start + i, j, f64::from(out[i * 2 * d + j]));
+                    var.set(start + i, j, f64::from(out[i * 2 * d + d + j].exp()));
+                }
+            }
+        }
+        (mean, var)
+    }
+
+    /// Mean negative ELBO of n rows and, when `want_grad`, its gradient (else an empty list).
+    /// `x` is n × D, `env` the one-hot index of each row (ignored for `vae`), `eps` the n × d
+    /// standard normal draws.
+    pub fn neg_elbo_grad(&self, p: &HostParams, x: &[f32], env: &[usize], eps: &[f32], n: usize, want_grad: bool) -> (f64, Vec<Vec<f32>>) {
         let (dx, d, m_envs) = (self.config.obs_dim, self.config.latent_dim, self.config.n_envs());
         let (ne, nd) = (self.encoder.n_tensors(), self.decoder.n_tensors());
         let mut grads = p.zeros_like();
@@ -75,6 +105,9 @@ impl Vae {
             d_xhat[k] = r / s2 * inv_n;
         }
         let rec = rec / (2.0 * self.config.decoder_var) + n as f64 * 0.5 * dx as f64 * (2.0 * std::f64::consts::PI * self.config.decoder_var).ln();
+        if !want_grad {
+            return ((rec + kl) / n as f64, Vec::new());
+        }
         let dz = self.decoder.backward_cpu(&p.values[ne..ne + nd], dec_tape, d_xhat, &mut grads[ne..ne + nd], true).expect("dz requested");
         // z = m + exp(½ log v) ε: ∂z/∂m = 1, ∂z/∂log v = ½ √v ε.
         for i in 0..n {

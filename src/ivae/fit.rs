@@ -47,14 +47,23 @@ impl Objective for NegElbo<'_> {
     }
     /// The hand-written gradient (`Vae::neg_elbo_grad`), with the same random draws as `loss`.
     fn loss_and_grad(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
+        self.fast(params, rows, rng, true)
+    }
+    fn loss_value(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> f64 {
+        self.fast(params, rows, rng, false).0
+    }
+    fn n_rows(&self) -> usize {
+        self.x.rows
+    }
+}
+
+impl NegElbo<'_> {
+    fn fast(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng, want_grad: bool) -> (f64, Vec<Vec<f32>>) {
         let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
         let env: Vec<usize> = rows.iter().map(|&r| self.onehot.row(r).iter().position(|&v| v == 1.0).unwrap_or(0)).collect();
         let eps = crate::simulate::standard_normal(rows.len(), self.vae.config.latent_dim, rng);
         let eps: Vec<f32> = eps.data.iter().map(|&v| v as f32).collect();
-        self.vae.neg_elbo_grad(params, &x, &env, &eps, rows.len())
-    }
-    fn n_rows(&self) -> usize {
-        self.x.rows
+        self.vae.neg_elbo_grad(params, &x, &env, &eps, rows.len(), want_grad)
     }
 }
 

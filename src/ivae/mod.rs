@@ -221,16 +221,20 @@ impl Vae {
         (self.config.n_envs() > 0).then(|| tensor::from_matrix(onehot, self.dtype()))
     }
 
-    /// Posterior mean (or a posterior sample with `sample_seed`) for each row.
-    pub fn encode(&self, x: &Matrix, onehot: &Matrix, sample_seed: Option<u64>) -> Matrix {
-        let q = self.posterior(&self.params.values, tensor::from_matrix(x, self.dtype()), self.onehot_tensor(onehot));
-        let mean = tensor::to_matrix(q.mean);
-        match sample_seed {
+    /// Posterior mean for each row, or a posterior sample drawing from `sample` (row after row,
+    /// so chunked calls sharing one stream give the same draws as one call).
+    pub fn encode(&self, x: &Matrix, onehot: &Matrix, sample: Option<&mut rand_chacha::ChaCha8Rng>) -> Matrix {
+        let (mean, var) = if self.dtype() == DType::F32 {
+            self.posterior_cpu(x, onehot)
+        } else {
+            let q = self.posterior(&self.params.values, tensor::from_matrix(x, self.dtype()), self.onehot_tensor(onehot));
+            (tensor::to_matrix(q.mean), tensor::to_matrix(q.var))
+        };
+        match sample {
             None => mean,
-            Some(seed) => {
-                let sd = tensor::to_matrix(q.var.sqrt());
-                let eps = crate::simulate::standard_normal(x.rows, self.config.latent_dim, &mut crate::train::stream(seed, 31));
-                Matrix::from_fn(x.rows, mean.cols, |i, j| mean.get(i, j) + sd.get(i, j) * eps.get(i, j))
+            Some(rng) => {
+                let eps = crate::simulate::standard_normal(x.rows, self.config.latent_dim, rng);
+                Matrix::from_fn(x.rows, mean.cols, |i, j| mean.get(i, j) + var.get(i, j).sqrt() * eps.get(i, j))
             }
         }
     }
