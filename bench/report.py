@@ -19,7 +19,7 @@ for (name, threads), impls in groups.items():
     ours, ref = t.get("strongid"), t.get("torch")
     zuko = next((k for k in t if k.startswith("zuko")), None)
     val = lambda k: median(r["val_loss"] for r in impls[k]) if not infer and k in impls else float("nan")
-    rss = lambda k: max(r["peak_rss_mb"] for r in impls[k]) if k in impls else float("nan")
+    rss = lambda k: max((r["peak_rss_mb"] or float("nan")) for r in impls[k]) if k in impls else float("nan")
     cells = [name, threads, f"{ours:.3f} {unit}", f"{ref:.3f} {unit}", f"{ours / ref:.2f}",
              f"{t[zuko]:.3f} {unit} ({zuko})" if zuko else "", f"{ours / t[zuko]:.2f}" if zuko else "",
              "" if infer else f"{val('strongid'):.3f} / {val('torch'):.3f}", f"{rss('strongid'):.0f} / {rss('torch'):.0f}"]

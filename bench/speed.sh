@@ -57,5 +57,26 @@ for threads in 1 2; do
     done
   done
 done
+
+# (e) The probe: 8 restarts of a tmi-flow (d = 8, 5 steps, hidden 64, batch 256, 5 epochs of
+# 18 000 training rows = 355 steps each), fitted in parallel on the 2 cores, then encoded and
+# compared pairwise at every alignment level; against the same 8 trainings in PyTorch, one after
+# the other with 2 threads (training only).
+if [[ -z "$FILTER" || "e:probe" == *"$FILTER"* ]]; then
+  for rep in 1 2; do
+    echo "== e:probe rep=$rep" >&2
+    start=$(date +%s%N)
+    $S probe tmi-flow --data "$DATA/tmi8" --restarts 8 --layers 5 --hidden 64 --batch 256 --epochs 5 --patience 100 --quiet --json > /dev/null
+    secs=$(awk "BEGIN{print ($(date +%s%N) - $start) / 1e9}")
+    echo "{\"name\":\"e:probe-8-restarts\",\"rep\":$rep,\"impl\":\"strongid\",\"threads\":\"2\",\"median_s\":$secs,\"peak_rss_mb\":null}" >> "$OUT.tmp"
+    total=0
+    for seed in 0 1 2 3 4 5 6 7; do
+      w=$(OMP_NUM_THREADS=2 $PY bench/torch/flow.py --data "$DATA/tmi8" --layers 5 --hidden 64 --batch 256 --steps 355 --warmup 0 --seed $seed --threads 2 \
+        | $PY -c 'import sys, json; print(json.load(sys.stdin)["wall_s"])')
+      total=$(awk "BEGIN{print $total + $w}")
+    done
+    echo "{\"name\":\"e:probe-8-restarts\",\"rep\":$rep,\"impl\":\"torch\",\"threads\":\"2\",\"median_s\":$total,\"peak_rss_mb\":null}" >> "$OUT.tmp"
+  done
+fi
 mv "$OUT.tmp" "$OUT"
 $PY bench/report.py "$OUT"

@@ -3,7 +3,8 @@
 prior tables, xtanh activations, closed-form Gaussian KL, one reparameterised sample, Adam with
 global-norm clipping at 10. Sizes of the official iVAE configuration (d = 5, 40 segments,
 hidden 100, "3 layers" = 2 hidden layers). A lean loop: no per-batch metrics."""
-import argparse, math
+import argparse, json, math, time
+import numpy as np
 import torch
 from torch import nn
 import common
@@ -46,7 +47,10 @@ class IVAE(nn.Module):
 
 
 def main():
-    a = common.base_args(argparse.ArgumentParser()).parse_args()
+    p = common.base_args(argparse.ArgumentParser())
+    p.add_argument("--epochs", type=int, help="train this many epochs and write posterior means to --codes")
+    p.add_argument("--codes", help="output .npy for --epochs")
+    a = p.parse_args()
     common.setup(a.threads, a.seed)
     x, u = common.load(a.data)
     envs = sorted(set(u.tolist()))
@@ -68,6 +72,21 @@ def main():
         return loss.item()
 
     train, val = common.split(x.shape[0])
+    if a.epochs:
+        # End to end: `epochs` passes over the training rows, then posterior means of every row.
+        rng = np.random.default_rng(a.seed)
+        t = time.perf_counter()
+        for _ in range(a.epochs):
+            order = rng.permutation(train)
+            for k in range(0, len(order), a.batch):
+                step(torch.from_numpy(order[k:k + a.batch]))
+        seconds = time.perf_counter() - t
+        with torch.no_grad():
+            val_loss = float(loss_fn(torch.from_numpy(val)))
+            codes = model.encoder(torch.cat([x, onehot], 1))[:, :model.d].double().numpy()
+        np.save(a.codes, codes)
+        print(json.dumps(dict(impl="torch", epochs=a.epochs, seconds=seconds, val_loss=val_loss, threads=a.threads)))
+        return
     if a.infer:
         def encode_all():
             for s, e in common.chunks(x.shape[0], a.chunk):

@@ -8,6 +8,8 @@ use crate::nn::cpu::MlpTape;
 struct StepTape {
     input: Vec<f32>,
     theta: Vec<f32>,
+    /// The transform's per-element tape (`TransformKind::tape_len` floats each).
+    cache: Vec<f32>,
     made: MlpTape,
 }
 
@@ -21,9 +23,10 @@ impl Flow {
 
     /// z = T(x) and log|det ∂T/∂x| per row, keeping what the backward pass needs when `tape`.
     fn forward_cpu_inner(&self, p: &[Vec<f32>], x: &[f32], n: usize, mut tape: Option<&mut Vec<StepTape>>) -> (Vec<f32>, Vec<f64>) {
-        let (d, per) = (self.config.dim, self.config.transform.n_params());
+        let (d, per, tl) = (self.config.dim, self.config.transform.n_params(), self.config.transform.tape_len());
         let k = self.made.n_tensors();
         let mut h = self.standardized(x);
+        let mut cache = vec![0.0f32; n * d * tl];
         let mut log_det = vec![self.standardize.log_det(); n];
         for l in 0..self.config.layers {
             let (theta, made_tape) = self.made.mlp().forward_cpu(&p[l * k..(l + 1) * k], h.clone(), n);
@@ -31,7 +34,8 @@ impl Flow {
             for i in 0..n {
                 let mut row_ld = 0.0f64;
                 for j in 0..d {
-                    let (v, ld) = self.config.transform.forward_elem(h[i * d + j], &theta[(i * d + j) * per..(i * d + j + 1) * per]);
+                    let e = i * d + j;
+                    let (v, ld) = self.config.transform.forward_elem(h[e], &theta[e * per..(e + 1) * per], &mut cache[e * tl..(e + 1) * tl]);
                     y[i * d + j] = v;
                     row_ld += f64::from(ld);
                 }
@@ -43,7 +47,8 @@ impl Flow {
                 }
             }
             if let Some(t) = tape.as_deref_mut() {
-                t.push(StepTape { input: std::mem::replace(&mut h, y), theta, made: made_tape });
+                let cache = std::mem::replace(&mut cache, vec![0.0f32; n * d * tl]);
+                t.push(StepTape { input: std::mem::replace(&mut h, y), theta, cache, made: made_tape });
             } else {
                 h = y;
             }
@@ -65,7 +70,7 @@ impl Flow {
 
     /// Mean negative log-density of n rows of raw x and its gradient.
     pub fn nll_grad(&self, p: &HostParams, x: &[f32], n: usize) -> (f64, Vec<Vec<f32>>) {
-        let (d, per) = (self.config.dim, self.config.transform.n_params());
+        let (d, per, tl) = (self.config.dim, self.config.transform.n_params(), self.config.transform.tape_len());
         let k = self.made.n_tensors();
         let mut tapes = Vec::with_capacity(self.config.layers);
         let (z, log_det) = self.forward_cpu_inner(&p.values, x, n, Some(&mut tapes));
@@ -83,7 +88,7 @@ impl Flow {
             let mut g_in = vec![0.0f32; n * d];
             for e in 0..n * d {
                 let th = &t.theta[e * per..(e + 1) * per];
-                g_in[e] = self.config.transform.backward_elem(t.input[e], th, g[e], -inv_n, &mut g_theta[e * per..(e + 1) * per]);
+                g_in[e] = self.config.transform.backward_elem(t.input[e], th, &t.cache[e * tl..(e + 1) * tl], g[e], -inv_n, &mut g_theta[e * per..(e + 1) * per]);
             }
             let via_made = self.made.mlp().backward_cpu(&p.values[l * k..(l + 1) * k], t.made, g_theta, &mut grads[l * k..(l + 1) * k], l > 0);
             if let Some(extra) = via_made {

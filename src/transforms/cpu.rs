@@ -22,20 +22,29 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl TransformKind {
-    /// (y, log dy/dx) of one coordinate.
-    pub fn forward_elem(&self, x: f32, theta: &[f32]) -> (f32, f32) {
+    /// Floats per element that the forward pass keeps for the backward pass (the spline's two
+    /// softmaxes: the backward pass then needs no exponentials for the knots).
+    pub fn tape_len(&self) -> usize {
+        match *self {
+            TransformKind::Affine => 0,
+            TransformKind::Spline { bins, .. } => 2 * bins,
+        }
+    }
+
+    /// (y, log dy/dx) of one coordinate; fills `tape` (`tape_len` floats) for `backward_elem`.
+    pub fn forward_elem(&self, x: f32, theta: &[f32], tape: &mut [f32]) -> (f32, f32) {
         match *self {
             TransformKind::Affine => {
                 let s = softplus(theta[1] + shift_for(MIN_SCALE)) + MIN_SCALE;
                 (x * s + theta[0], s.ln())
             }
-            TransformKind::Spline { bins, tail_bound } => spline(x, theta, bins, tail_bound as f32, 0.0, 0.0, None).0,
+            TransformKind::Spline { bins, tail_bound } => spline(x, theta, bins, tail_bound as f32, Pass::Forward(tape)).0,
         }
     }
 
-    /// Forward values, adds dL/dθ into `g_theta` and returns dL/dx, given gy = dL/dy and
-    /// gl = dL/dℓ.
-    pub fn backward_elem(&self, x: f32, theta: &[f32], gy: f32, gl: f32, g_theta: &mut [f32]) -> f32 {
+    /// Adds dL/dθ into `g_theta` and returns dL/dx, given gy = dL/dy, gl = dL/dℓ and the tape
+    /// `forward_elem` filled.
+    pub fn backward_elem(&self, x: f32, theta: &[f32], tape: &[f32], gy: f32, gl: f32, g_theta: &mut [f32]) -> f32 {
         match *self {
             TransformKind::Affine => {
                 let a = theta[1] + shift_for(MIN_SCALE);
@@ -44,24 +53,33 @@ impl TransformKind {
                 g_theta[1] += (gy * x + gl / s) * sigmoid(a);
                 gy * s
             }
-            TransformKind::Spline { bins, tail_bound } => spline(x, theta, bins, tail_bound as f32, gy, gl, Some(g_theta)).1,
+            TransformKind::Spline { bins, tail_bound } => spline(x, theta, bins, tail_bound as f32, Pass::Backward { tape, gy, gl, g_theta }).1,
         }
     }
 }
 
-/// Knots −B = k_0 < … < k_K = B from unnormalised widths u (softmax, floor MIN_BIN, cumsum).
-fn knots(u: &[f32], bound: f32, out: &mut [f32], soft: &mut [f32]) {
-    let k = u.len();
+enum Pass<'a> {
+    Forward(&'a mut [f32]),
+    Backward { tape: &'a [f32], gy: f32, gl: f32, g_theta: &'a mut [f32] },
+}
+
+/// The floored softmax of unnormalised widths u (into `soft`).
+fn softmax(u: &[f32], soft: &mut [f32]) {
     let max = u.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let mut total = 0.0;
     for (s, &v) in soft.iter_mut().zip(u) {
         *s = (v - max).exp();
         total += *s;
     }
+    soft.iter_mut().for_each(|s| *s /= total);
+}
+
+/// Knots −B = k_0 < … < k_K = B from a softmax (floor MIN_BIN, cumsum).
+fn knots(soft: &[f32], bound: f32, out: &mut [f32]) {
+    let k = soft.len();
     let mut acc = 0.0;
     out[0] = -bound;
     for i in 0..k {
-        soft[i] /= total;
         acc += soft[i] * (1.0 - MIN_BIN * k as f32) + MIN_BIN;
         out[i + 1] = acc * 2.0 * bound - bound;
     }
@@ -87,16 +105,34 @@ fn knots_backward(g_knots: &[f32], soft: &[f32], bound: f32, g_u: &mut [f32]) {
     }
 }
 
-/// Eq. (4)–(5) of Durkan et al. for one element; with `g_theta`, also the backward pass.
+/// Eq. (4)–(5) of Durkan et al. for one element, and in the backward pass its gradient.
 /// Returns ((y, ℓ), dL/dx).
-fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, gy: f32, gl: f32, g_theta: Option<&mut [f32]>) -> ((f32, f32), f32) {
+fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, f32), f32) {
     assert!(bins < 64, "at most 63 bins");
-    if x.abs() > bound {
-        return ((x, 0.0), gy);
-    }
-    let (mut xs, mut ys, mut sw, mut sh) = ([0.0f32; 64], [0.0f32; 64], [0.0f32; 64], [0.0f32; 64]);
-    knots(&theta[..bins], bound, &mut xs[..=bins], &mut sw[..bins]);
-    knots(&theta[bins..2 * bins], bound, &mut ys[..=bins], &mut sh[..bins]);
+    let (mut sw, mut sh) = ([0.0f32; 64], [0.0f32; 64]);
+    let (gy, gl, g_theta) = match pass {
+        Pass::Forward(tape) => {
+            if x.abs() > bound {
+                return ((x, 0.0), 0.0);
+            }
+            softmax(&theta[..bins], &mut tape[..bins]);
+            softmax(&theta[bins..2 * bins], &mut tape[bins..2 * bins]);
+            sw[..bins].copy_from_slice(&tape[..bins]);
+            sh[..bins].copy_from_slice(&tape[bins..2 * bins]);
+            (0.0, 0.0, None)
+        }
+        Pass::Backward { tape, gy, gl, g_theta } => {
+            if x.abs() > bound {
+                return ((x, 0.0), gy);
+            }
+            sw[..bins].copy_from_slice(&tape[..bins]);
+            sh[..bins].copy_from_slice(&tape[bins..2 * bins]);
+            (gy, gl, Some(g_theta))
+        }
+    };
+    let (mut xs, mut ys) = ([0.0f32; 64], [0.0f32; 64]);
+    knots(&sw[..bins], bound, &mut xs[..=bins]);
+    knots(&sh[..bins], bound, &mut ys[..=bins]);
     // Bin k: the number of interior knots ≤ x.
     let k = (1..bins).filter(|&i| x >= xs[i]).count();
     let c = shift_for(MIN_DERIVATIVE);
