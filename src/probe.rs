@@ -144,23 +144,12 @@ pub fn classify(pairs: &[PairAgreement], threshold: f64) -> Class {
 /// Fit one model per seed, in parallel (at most one per core). Results are in seed order and
 /// each is a function of its seed alone, so the schedule does not change them.
 pub fn fit_parallel(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seeds: &[u64]) -> Result<Vec<Model>> {
+    // Restarts are rayon tasks: with as many restarts as threads each thread runs its own fit,
+    // and a fit's batch halves (`train::data_parallel`) then stay on that thread; idle threads
+    // steal halves. Results do not depend on the thread count.
+    use rayon::prelude::*;
     let quiet = FitOptions { quiet: true, ..opts.clone() };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(seeds.len()).max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Result<Model>>>> = seeds.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let r = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if r >= seeds.len() {
-                    break;
-                }
-                let fitted = fit_model(kind, &quiet, ds, u, u_path, seeds[r]);
-                *results[r].lock().expect("no panics while holding the lock") = Some(fitted);
-            });
-        }
-    });
-    results.into_iter().map(|slot| slot.into_inner().expect("lock not poisoned").expect("every seed ran")).collect()
+    seeds.par_iter().map(|&seed| fit_model(kind, &quiet, ds, u, u_path, seed)).collect()
 }
 
 /// Fit `restarts` models in parallel (at most one per core) and probe their codes.

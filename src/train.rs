@@ -70,6 +70,26 @@ pub trait Objective {
     fn n_rows(&self) -> usize;
 }
 
+/// Mean loss and gradient of n rows computed as two halves, in parallel when rayon has two
+/// threads, and combined weighted by size. The split depends only on n, never on the thread
+/// count, so results are bit-identical with 1 or 2 threads. `f` gets a half's row range.
+pub fn data_parallel(n: usize, f: impl Fn(std::ops::Range<usize>) -> (f64, Vec<Vec<f32>>) + Sync) -> (f64, Vec<Vec<f32>>) {
+    const MIN_HALF: usize = 64;
+    if n < 2 * MIN_HALF {
+        return f(0..n);
+    }
+    let mid = n / 2;
+    let ((la, mut ga), (lb, gb)) = rayon::join(|| f(0..mid), || f(mid..n));
+    let (wa, wb) = (mid as f64 / n as f64, (n - mid) as f64 / n as f64);
+    let (fa, fb) = (wa as f32, wb as f32);
+    for (a, b) in ga.iter_mut().zip(&gb) {
+        for (x, y) in a.iter_mut().zip(b) {
+            *x = fa * *x + fb * y;
+        }
+    }
+    (wa * la + wb * lb, ga)
+}
+
 /// `Objective::loss` and its gradient by burn's autodiff: the reference the hand-written
 /// backward passes are tested against.
 pub fn autodiff_loss_and_grad<O: Objective + ?Sized>(obj: &O, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {

@@ -21,7 +21,8 @@ impl Objective for FlowNll<'_> {
     /// The hand-written gradient (`Flow::nll_grad`).
     fn loss_and_grad(&self, params: &HostParams, rows: &[usize], _rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
         let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
-        self.flow.nll_grad(params, &x, rows.len())
+        let d = self.x.cols;
+        train::data_parallel(rows.len(), |r| self.flow.nll_grad(params, &x[r.start * d..r.end * d], r.len()))
     }
     fn loss_value(&self, params: &HostParams, rows: &[usize], _rng: &mut ChaCha8Rng) -> f64 {
         let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();

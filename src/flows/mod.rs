@@ -160,15 +160,20 @@ impl Flow {
 
     /// Row chunks of x as f32 through the hand-written forward pass (f32 models), so memory
     /// stays O(chunk) and no autodiff machinery is touched.
-    fn cpu_chunks(&self, x: &Matrix, cols: usize, f: impl Fn(&[Vec<f32>], &[f32], usize) -> Vec<f64>) -> Matrix {
+    fn cpu_chunks(&self, x: &Matrix, cols: usize, f: impl Fn(&[Vec<f32>], &[f32], usize) -> Vec<f64> + Sync) -> Matrix {
         const CHUNK: usize = 4096;
         let host = crate::nn::HostParams::from_tensors(&self.params.values);
-        let mut out = Vec::with_capacity(x.rows * cols);
-        for chunk in x.data.chunks(CHUNK * x.cols.max(1)) {
-            let xs: Vec<f32> = chunk.iter().map(|&v| v as f32).collect();
-            out.extend(f(&host.values, &xs, chunk.len() / x.cols.max(1)));
-        }
-        Matrix::new(x.rows, cols, out)
+        // Chunks in parallel on rayon's threads; each chunk's result is independent of the others.
+        use rayon::prelude::*;
+        let parts: Vec<Vec<f64>> = x
+            .data
+            .par_chunks(CHUNK * x.cols.max(1))
+            .map(|chunk| {
+                let xs: Vec<f32> = chunk.iter().map(|&v| v as f32).collect();
+                f(&host.values, &xs, chunk.len() / x.cols.max(1))
+            })
+            .collect();
+        Matrix::new(x.rows, cols, parts.concat())
     }
 
     pub fn encode(&self, x: &Matrix) -> Matrix {

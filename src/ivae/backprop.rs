@@ -14,24 +14,26 @@ impl Vae {
         let (d, ne) = (self.config.latent_dim, self.encoder.n_tensors());
         let host = HostParams::from_tensors(&self.params.values[..ne]);
         let width = x.cols + onehot.cols;
-        let (mut mean, mut var) = (Matrix::zeros(x.rows, d), Matrix::zeros(x.rows, d));
-        for start in (0..x.rows).step_by(CHUNK) {
-            let n = CHUNK.min(x.rows - start);
-            let mut input = vec![0.0f32; n * width];
-            for i in 0..n {
-                let row = &mut input[i * width..(i + 1) * width];
-                for (v, &s) in row.iter_mut().zip(x.row(start + i).iter().chain(onehot.row(start + i))) {
-                    *v = s as f32;
+        // Chunks in parallel on rayon's threads; each chunk's result is independent of the others.
+        use rayon::prelude::*;
+        let starts: Vec<usize> = (0..x.rows).step_by(CHUNK).collect();
+        let parts: Vec<Vec<f32>> = starts
+            .par_iter()
+            .map(|&start| {
+                let n = CHUNK.min(x.rows - start);
+                let mut input = vec![0.0f32; n * width];
+                for i in 0..n {
+                    let row = &mut input[i * width..(i + 1) * width];
+                    for (v, &s) in row.iter_mut().zip(x.row(start + i).iter().chain(onehot.row(start + i))) {
+                        *v = s as f32;
+                    }
                 }
-            }
-            let (out, _) = self.encoder.forward_cpu(&host.values, input, n);
-            for i in 0..n {
-                for j in 0..d {
-                    mean.set(start + i, j, f64::from(out[i * 2 * d + j]));
-                    var.set(start + i, j, f64::from(out[i * 2 * d + d + j].exp()));
-                }
-            }
-        }
+                self.encoder.forward_cpu(&host.values, input, n).0
+            })
+            .collect();
+        let out = parts.concat();
+        let mean = Matrix::from_fn(x.rows, d, |i, j| f64::from(out[i * 2 * d + j]));
+        let var = Matrix::from_fn(x.rows, d, |i, j| f64::from(out[i * 2 * d + d + j].exp()));
         (mean, var)
     }
 

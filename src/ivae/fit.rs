@@ -63,7 +63,11 @@ impl NegElbo<'_> {
         let env: Vec<usize> = rows.iter().map(|&r| self.onehot.row(r).iter().position(|&v| v == 1.0).unwrap_or(0)).collect();
         let eps = crate::simulate::standard_normal(rows.len(), self.vae.config.latent_dim, rng);
         let eps: Vec<f32> = eps.data.iter().map(|&v| v as f32).collect();
-        self.vae.neg_elbo_grad(params, &x, &env, &eps, rows.len(), want_grad)
+        let (dx, d) = (self.x.cols, self.vae.config.latent_dim);
+        if !want_grad {
+            return self.vae.neg_elbo_grad(params, &x, &env, &eps, rows.len(), false);
+        }
+        train::data_parallel(rows.len(), |r| self.vae.neg_elbo_grad(params, &x[r.start * dx..r.end * dx], &env[r.clone()], &eps[r.start * d..r.end * d], r.len(), true))
     }
 }
 

@@ -20,20 +20,13 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize,
     }
     let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    // Threads only pay for themselves on large products; rayon's pool size bounds them.
-    let par = if m * n * k >= 1 << 21 && threads() > 1 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // Single-threaded: at these sizes GEMM-level threading costs more than it gains (measured);
+    // threads split the batch instead (`train::data_parallel`).
+    let par = gemm::Parallelism::None;
     // SAFETY: the asserts above bound every index the strides can reach: a is m×k, b k×n, c m×n.
     unsafe {
         gemm::gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, accumulate, a.as_ptr(), a_cs, a_rs, b.as_ptr(), b_cs, b_rs, 1.0, 1.0, false, false, false, par);
     }
-}
-
-/// Threads available to GEMM: RAYON_NUM_THREADS, else the machine's cores (read once).
-fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
 }
 
 /// tanh in f32 as a branch-free rational function that the compiler vectorises (libm's tanh

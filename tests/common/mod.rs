@@ -15,6 +15,11 @@ pub fn strongid(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strongid")).args(args).output().expect("binary runs")
 }
 
+/// Run with RAYON_NUM_THREADS set (the threads training and inference may use).
+pub fn strongid_threads(args: &[&str], threads: usize) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strongid")).args(args).env("RAYON_NUM_THREADS", threads.to_string()).output().expect("binary runs")
+}
+
 /// Run, expect failure with exit code 2 and a message containing every `needles`.
 pub fn expect_input_error(args: &[&str], needles: &[&str]) {
     let out = strongid(args);
