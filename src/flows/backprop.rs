@@ -29,7 +29,10 @@ impl Flow {
         let mut cache = vec![0.0f32; n * d * tl];
         let mut log_det = vec![self.standardize.log_det(); n];
         for l in 0..self.config.layers {
-            let (theta, made_tape) = self.made.mlp().forward_cpu(&p[l * k..(l + 1) * k], h.clone(), n);
+            let (theta, made_tape) = match tape {
+                Some(_) => self.made.mlp().forward_cpu(&p[l * k..(l + 1) * k], h.clone(), n),
+                None => (self.made.mlp().infer_cpu(&p[l * k..(l + 1) * k], h.clone(), None, n), MlpTape::empty()),
+            };
             let mut y = vec![0.0f32; n * d];
             for i in 0..n {
                 let mut row_ld = 0.0f64;

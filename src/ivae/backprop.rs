@@ -13,7 +13,6 @@ impl Vae {
         const CHUNK: usize = 4096;
         let (d, ne) = (self.config.latent_dim, self.encoder.n_tensors());
         let host = HostParams::from_tensors(&self.params.values[..ne]);
-        let width = x.cols + onehot.cols;
         // Chunks in parallel on rayon's threads; each chunk's result is independent of the others.
         use rayon::prelude::*;
         let starts: Vec<usize> = (0..x.rows).step_by(CHUNK).collect();
@@ -21,14 +20,9 @@ impl Vae {
             .par_iter()
             .map(|&start| {
                 let n = CHUNK.min(x.rows - start);
-                let mut input = vec![0.0f32; n * width];
-                for i in 0..n {
-                    let row = &mut input[i * width..(i + 1) * width];
-                    for (v, &s) in row.iter_mut().zip(x.row(start + i).iter().chain(onehot.row(start + i))) {
-                        *v = s as f32;
-                    }
-                }
-                self.encoder.forward_cpu(&host.values, input, n).0
+                let xs: Vec<f32> = x.data[start * x.cols..(start + n) * x.cols].iter().map(|&v| v as f32).collect();
+                let idx = (onehot.cols > 0).then(|| (start..start + n).map(|i| onehot.row(i).iter().position(|&v| v == 1.0).unwrap_or(0)).collect());
+                self.encoder.infer_cpu(&host.values, xs, idx, n)
             })
             .collect();
         let out = parts.concat();
@@ -45,16 +39,9 @@ impl Vae {
         let (ne, nd) = (self.encoder.n_tensors(), self.decoder.n_tensors());
         let mut grads = p.zeros_like();
         let inv_n = 1.0 / n as f32;
-        // Encoder on (x, one-hot u).
-        let width = dx + m_envs;
-        let mut input = vec![0.0f32; n * width];
-        for i in 0..n {
-            input[i * width..i * width + dx].copy_from_slice(&x[i * dx..(i + 1) * dx]);
-            if m_envs > 0 {
-                input[i * width + dx + env[i]] = 1.0;
-            }
-        }
-        let (enc_out, enc_tape) = self.encoder.forward_cpu(&p.values[..ne], input, n);
+        // Encoder on (x, one-hot u): the one-hot part is a row gather in the first layer.
+        let onehot = (m_envs > 0).then(|| env.to_vec());
+        let (enc_out, enc_tape) = self.encoder.forward_cpu_onehot(&p.values[..ne], x.to_vec(), onehot, n);
         // Prior rows (means, log-variances); anchors frozen; variance-only means are 0.
         let table = self.config.has_prior_table() && m_envs > 0;
         let (mut pm, mut plv, mut free) = (vec![0.0f32; m_envs * d], vec![0.0f32; m_envs * d], vec![1.0f32; m_envs * d]);

@@ -73,6 +73,15 @@ pub struct MlpTape {
     n: usize,
     inputs: Vec<Vec<f32>>,
     pre: Vec<Vec<f32>>,
+    /// One-hot positions of the first layer's trailing inputs (`forward_cpu_onehot`).
+    onehot: Option<Vec<usize>>,
+}
+
+impl MlpTape {
+    /// A tape for a pass that will not be differentiated.
+    pub fn empty() -> MlpTape {
+        MlpTape { n: 0, inputs: Vec::new(), pre: Vec::new(), onehot: None }
+    }
 }
 
 impl Mlp {
@@ -90,20 +99,49 @@ impl Mlp {
 
     /// x [n × sizes[0]] → [n × sizes.last()]; `p` holds this network's buffers in order.
     pub fn forward_cpu(&self, p: &[Vec<f32>], x: Vec<f32>, n: usize) -> (Vec<f32>, MlpTape) {
+        self.forward_cpu_onehot(p, x, None, n)
+    }
+
+    /// The same for inputs whose trailing columns are one-hot: `x` holds only the leading dense
+    /// columns and `onehot[i]` the position of row i's 1 among the rest. A one-hot row times W is
+    /// a row of W: the first layer gathers it instead of multiplying by zeros.
+    pub fn forward_cpu_onehot(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize) -> (Vec<f32>, MlpTape) {
+        self.forward_impl(p, x, onehot, n, true)
+    }
+
+    /// The forward pass alone (inference): nothing is kept for a backward pass.
+    pub fn infer_cpu(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize) -> Vec<f32> {
+        self.forward_impl(p, x, onehot, n, false).0
+    }
+
+    fn forward_impl(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize, keep: bool) -> (Vec<f32>, MlpTape) {
         let layers = self.sizes.len() - 1;
-        let mut tape = MlpTape { n, inputs: Vec::with_capacity(layers), pre: Vec::with_capacity(layers) };
+        let mut tape = MlpTape { n, inputs: Vec::with_capacity(layers), pre: Vec::with_capacity(layers), onehot };
         let mut h = x;
         let mut scratch = Vec::new();
         for l in 0..layers {
             let (fi, fo) = (self.sizes[l], self.sizes[l + 1]);
+            let dense = if l == 0 { h.len() / n.max(1) } else { fi };
             let mut out = vec![0.0f32; n * fo];
             for row in out.chunks_exact_mut(fo) {
                 row.copy_from_slice(&p[2 * l + 1]);
             }
-            matmul(&mut out, &h, self.weight(p, l, &mut scratch), n, fi, fo, false, false, true);
-            tape.inputs.push(h);
+            let w = self.weight(p, l, &mut scratch);
+            matmul(&mut out, &h, &w[..dense * fo], n, dense, fo, false, false, true);
+            if let (0, Some(idx)) = (l, &tape.onehot) {
+                for (row, &k) in out.chunks_exact_mut(fo).zip(idx) {
+                    for (o, v) in row.iter_mut().zip(&w[(dense + k) * fo..(dense + k + 1) * fo]) {
+                        *o += v;
+                    }
+                }
+            }
+            if keep {
+                tape.inputs.push(h);
+            }
             if l + 1 < layers {
-                tape.pre.push(out.clone());
+                if keep {
+                    tape.pre.push(out.clone());
+                }
                 for v in &mut out {
                     *v = self.activation.f32(*v);
                 }
@@ -123,7 +161,15 @@ impl Mlp {
         for l in (0..layers).rev() {
             let (fi, fo) = (self.sizes[l], self.sizes[l + 1]);
             let input = &tape.inputs[l];
-            matmul(&mut g[2 * l], input, &delta, fi, n, fo, true, false, true);
+            let dense = if l == 0 { input.len() / n.max(1) } else { fi };
+            matmul(&mut g[2 * l][..dense * fo], input, &delta, dense, n, fo, true, false, true);
+            if let (0, Some(idx)) = (l, &tape.onehot) {
+                for (row, &k) in delta.chunks_exact(fo).zip(idx) {
+                    for (gw, d) in g[0][(dense + k) * fo..(dense + k + 1) * fo].iter_mut().zip(row) {
+                        *gw += d;
+                    }
+                }
+            }
             if let Some(m) = self.mask_f32(l) {
                 for (gw, m) in g[2 * l].iter_mut().zip(m) {
                     *gw *= m;
@@ -137,8 +183,8 @@ impl Mlp {
             if l == 0 && !want_dx {
                 return None;
             }
-            let mut dh = vec![0.0f32; n * fi];
-            matmul(&mut dh, &delta, self.weight(p, l, &mut scratch), n, fo, fi, false, true, false);
+            let mut dh = vec![0.0f32; n * dense];
+            matmul(&mut dh, &delta, &self.weight(p, l, &mut scratch)[..dense * fo], n, fo, dense, false, true, false);
             if l > 0 {
                 // Through the activation of layer l − 1, whose output is this layer's input.
                 for ((d, &x), &y) in dh.iter_mut().zip(&tape.pre[l - 1]).zip(input) {
@@ -166,4 +212,5 @@ mod tests {
         assert_eq!(super::tanh_f32(-1e9), -1.0);
         assert_eq!(super::tanh_f32(0.0), 0.0);
     }
+
 }
