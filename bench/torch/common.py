@@ -55,6 +55,21 @@ def train(step, loss_fn, train_rows, val_rows, batch, steps, warmup, seed, meta)
     print(json.dumps(out), flush=True)
 
 
+def make_step(model, loss_fn, lr):
+    """One optimiser step as strongid's: Adam, global gradient norm clipped at 10."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    params = list(model.parameters())
+
+    def step(rows):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(rows)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        opt.step()
+        return loss.item()
+    return step
+
+
 def base_args(parser):
     parser.add_argument("--data", required=True)
     parser.add_argument("--batch", type=int, default=64)

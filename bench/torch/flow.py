@@ -124,17 +124,8 @@ def main():
         log_prob = lambda rows: model.log_prob(x[rows])
         name = "torch"
         encode = lambda rows: model.encode(x[rows])
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    params = list(model.parameters())
     loss_fn = lambda rows: -log_prob(rows).mean()
-
-    def step(rows):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(rows)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        opt.step()
-        return loss.item()
+    step = common.make_step(model, loss_fn, a.lr)
 
     if a.infer:
         def pass_all():

@@ -57,19 +57,10 @@ def main():
     onehot = torch.nn.functional.one_hot(torch.tensor([envs.index(e) for e in u]), len(envs)).float()
     x = torch.from_numpy(x)
     model = IVAE(x.shape[1], x.shape[1], len(envs), a.hidden, a.hidden_layers)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    params = list(model.parameters())
-
     def loss_fn(rows):
         return model.neg_elbo(x[rows], onehot[rows])
 
-    def step(rows):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(rows)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        opt.step()
-        return loss.item()
+    step = common.make_step(model, loss_fn, a.lr)
 
     train, val = common.split(x.shape[0])
     if a.epochs:
