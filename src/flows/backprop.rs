@@ -22,7 +22,7 @@ impl Flow {
     }
 
     /// z = T(x) and log|det ∂T/∂x| per row, keeping what the backward pass needs when `tape`.
-    fn forward_cpu_inner(&self, p: &[Vec<f32>], x: &[f32], n: usize, mut tape: Option<&mut Vec<StepTape>>) -> (Vec<f32>, Vec<f64>) {
+    fn forward_cpu_inner(&self, p: &[Vec<f32>], x: &[f32], n: usize, want_log_det: bool, mut tape: Option<&mut Vec<StepTape>>) -> (Vec<f32>, Vec<f64>) {
         let (d, per, tl) = (self.config.dim, self.config.transform.n_params(), self.config.transform.tape_len());
         let k = self.made.n_tensors();
         let mut h = self.standardized(x);
@@ -38,7 +38,7 @@ impl Flow {
                 let mut row_ld = 0.0f64;
                 for j in 0..d {
                     let e = i * d + j;
-                    let (v, ld) = self.config.transform.forward_elem(h[e], &theta[e * per..(e + 1) * per], &mut cache[e * tl..(e + 1) * tl]);
+                    let (v, ld) = self.config.transform.forward_elem(h[e], &theta[e * per..(e + 1) * per], &mut cache[e * tl..(e + 1) * tl], want_log_det);
                     y[i * d + j] = v;
                     row_ld += f64::from(ld);
                 }
@@ -61,7 +61,12 @@ impl Flow {
 
     /// Encoder z = T(x) and log|det ∂T/∂x| per row, without autodiff (inference).
     pub fn forward_cpu(&self, p: &[Vec<f32>], x: &[f32], n: usize) -> (Vec<f32>, Vec<f64>) {
-        self.forward_cpu_inner(p, x, n, None)
+        self.forward_cpu_inner(p, x, n, true, None)
+    }
+
+    /// The code z = T(x) alone (no log-determinant).
+    pub fn encode_cpu(&self, p: &[Vec<f32>], x: &[f32], n: usize) -> Vec<f32> {
+        self.forward_cpu_inner(p, x, n, false, None).0
     }
 
     /// log p(x) per row, without autodiff (validation and inference).
@@ -76,7 +81,7 @@ impl Flow {
         let (d, per, tl) = (self.config.dim, self.config.transform.n_params(), self.config.transform.tape_len());
         let k = self.made.n_tensors();
         let mut tapes = Vec::with_capacity(self.config.layers);
-        let (z, log_det) = self.forward_cpu_inner(&p.values, x, n, Some(&mut tapes));
+        let (z, log_det) = self.forward_cpu_inner(&p.values, x, n, true, Some(&mut tapes));
         let nll: f64 = (0..n).map(|i| neg_log_normal(&z[i * d..(i + 1) * d]) - log_det[i]).sum::<f64>() / n as f64;
         let inv_n = 1.0 / n as f32;
         let mut grads = p.zeros_like();

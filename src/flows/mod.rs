@@ -178,7 +178,7 @@ impl Flow {
 
     pub fn encode(&self, x: &Matrix) -> Matrix {
         if self.dtype() == DType::F32 {
-            return self.cpu_chunks(x, self.config.dim, |p, xs, n| self.forward_cpu(p, xs, n).0.into_iter().map(f64::from).collect());
+            return self.cpu_chunks(x, self.config.dim, |p, xs, n| self.encode_cpu(p, xs, n).into_iter().map(f64::from).collect());
         }
         self.map_chunks(x, self.config.dim, |t| tensor::to_vec(self.forward_with(&self.params.values, t).0))
     }
