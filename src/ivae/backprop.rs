@@ -37,7 +37,6 @@ impl Vae {
     pub fn neg_elbo_grad(&self, p: &HostParams, x: &[f32], env: &[usize], eps: &[f32], n: usize, want_grad: bool) -> (f64, Vec<Vec<f32>>) {
         let (dx, d, m_envs) = (self.config.obs_dim, self.config.latent_dim, self.config.n_envs());
         let (ne, nd) = (self.encoder.n_tensors(), self.decoder.n_tensors());
-        let mut grads = p.zeros_like();
         let inv_n = 1.0 / n as f32;
         // Encoder on (x, one-hot u): the one-hot part is a row gather in the first layer.
         let onehot = (m_envs > 0).then(|| env.to_vec());
@@ -97,6 +96,7 @@ impl Vae {
         if !want_grad {
             return ((rec + kl) / n as f64, Vec::new());
         }
+        let mut grads = p.zeros_like();
         let dz = self.decoder.backward_cpu(&p.values[ne..ne + nd], dec_tape, d_xhat, &mut grads[ne..ne + nd], true).expect("dz requested");
         // z = m + exp(½ log v) ε: ∂z/∂m = 1, ∂z/∂log v = ½ √v ε.
         for i in 0..n {

@@ -112,30 +112,27 @@ fn knots_backward(g_knots: &[f32], soft: &[f32], bound: f32, g_u: &mut [f32]) {
 /// Returns ((y, ℓ), dL/dx).
 fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, f32), f32) {
     assert!(bins < 64, "at most 63 bins");
-    let (mut sw, mut sh) = ([0.0f32; 64], [0.0f32; 64]);
-    let (gy, gl, g_theta, want_l) = match pass {
+    // The two softmaxes: computed into the tape going forward, read back from it going back.
+    let (soft, gy, gl, g_theta, want_l): (&[f32], _, _, _, _) = match pass {
         Pass::Forward { tape, log_det } => {
             if x.abs() > bound {
                 return ((x, 0.0), 0.0);
             }
             softmax(&theta[..bins], &mut tape[..bins]);
             softmax(&theta[bins..2 * bins], &mut tape[bins..2 * bins]);
-            sw[..bins].copy_from_slice(&tape[..bins]);
-            sh[..bins].copy_from_slice(&tape[bins..2 * bins]);
-            (0.0, 0.0, None, log_det)
+            (tape, 0.0, 0.0, None, log_det)
         }
         Pass::Backward { tape, gy, gl, g_theta } => {
             if x.abs() > bound {
                 return ((x, 0.0), gy);
             }
-            sw[..bins].copy_from_slice(&tape[..bins]);
-            sh[..bins].copy_from_slice(&tape[bins..2 * bins]);
-            (gy, gl, Some(g_theta), false)
+            (tape, gy, gl, Some(g_theta), false)
         }
     };
+    let (sw, sh) = (&soft[..bins], &soft[bins..2 * bins]);
     let (mut xs, mut ys) = ([0.0f32; 64], [0.0f32; 64]);
-    knots(&sw[..bins], bound, &mut xs[..=bins]);
-    knots(&sh[..bins], bound, &mut ys[..=bins]);
+    knots(sw, bound, &mut xs[..=bins]);
+    knots(sh, bound, &mut ys[..=bins]);
     // Bin k: the number of interior knots ≤ x.
     let k = (1..bins).filter(|&i| x >= xs[i]).count();
     let c = shift_for(MIN_DERIVATIVE);
@@ -169,8 +166,8 @@ fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, 
     gxs[k + 1] += g_w;
     gys[k] += gy - g_h;
     gys[k + 1] += g_h;
-    knots_backward(&gxs[..=bins], &sw[..bins], bound, &mut g_theta[..bins]);
-    knots_backward(&gys[..=bins], &sh[..bins], bound, &mut g_theta[bins..2 * bins]);
+    knots_backward(&gxs[..=bins], sw, bound, &mut g_theta[..bins]);
+    knots_backward(&gys[..=bins], sh, bound, &mut g_theta[bins..2 * bins]);
     for (i, g) in [(k, g_d0), (k + 1, g_d1)] {
         if i > 0 && i < bins {
             g_theta[2 * bins + i - 1] += g * sigmoid(theta[2 * bins + i - 1] + c);
