@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod experiments;
 pub mod fa;
+pub mod fastmath;
 pub mod fit;
 pub mod flows;
 pub mod io;

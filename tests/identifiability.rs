@@ -63,22 +63,27 @@ fn spline_tmi_flow_recovers_tmi_latents_and_restarts_agree() {
 }
 
 #[test]
-fn same_seed_gives_identical_encoded_bytes_on_one_or_two_threads() {
+fn same_seed_gives_identical_bytes_on_any_thread_count_and_instruction_set() {
     let dir = scratch("determinism");
     let data = dir.join("data");
     assert!(strongid(&["simulate", "tmi", "--dim", "3", "--n", "3000", "--seed", "7", "--out", p(&data)]).status.success());
-    let mut codes = Vec::new();
+    let (mut codes, mut densities) = (Vec::new(), Vec::new());
     // Run 0 on one thread, runs 1 and 2 on two: batches of 256 are split in halves computed in
-    // parallel, and the split never depends on the thread count.
-    for (run, threads) in [(0, 1), (1, 2), (2, 2)] {
+    // parallel, and the split never depends on the thread count. Run 3 forces the portable
+    // (SSE2) copies of the vectorised kernels instead of the AVX2 ones (`fastmath::simd_fn`).
+    for (run, threads, simd) in [(0, "1", "auto"), (1, "2", "auto"), (2, "2", "auto"), (3, "2", "baseline")] {
+        let env = [("RAYON_NUM_THREADS", threads), ("STRONGID_SIMD", simd)];
         let model = dir.join(format!("m{run}.safetensors"));
-        let out = strongid_threads(&["fit", "tmi-flow", "--data", p(&data), "--out", p(&model), "--epochs", "4", "--hidden", "32", "--batch", "256", "--seed", "11", "--quiet"], threads);
+        let out = strongid_env(&["fit", "tmi-flow", "--data", p(&data), "--out", p(&model), "--epochs", "4", "--hidden", "32", "--batch", "256", "--seed", "11", "--quiet"], &env);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let z = dir.join(format!("z{run}.npy"));
-        assert!(strongid_threads(&["encode", "--model", p(&model), "--data", p(&data.join("x.npy")), "--out", p(&z)], threads).status.success());
+        let (z, lp) = (dir.join(format!("z{run}.npy")), dir.join(format!("lp{run}.npy")));
+        assert!(strongid_env(&["encode", "--model", p(&model), "--data", p(&data.join("x.npy")), "--out", p(&z)], &env).status.success());
+        assert!(strongid_env(&["logprob", "--model", p(&model), "--data", p(&data.join("x.npy")), "--out", p(&lp)], &env).status.success());
         codes.push(std::fs::read(&z).unwrap());
+        densities.push(std::fs::read(&lp).unwrap());
     }
-    assert!(codes[0] == codes[1] && codes[1] == codes[2], "same seed, different encoded bytes");
+    assert!(codes.iter().all(|c| *c == codes[0]), "same seed, different encoded bytes");
+    assert!(densities.iter().all(|d| *d == densities[0]), "same seed, different log-density bytes");
     // A different seed gives a different fit (the test above is not vacuous).
     let model = dir.join("other.safetensors");
     assert!(strongid(&["fit", "tmi-flow", "--data", p(&data), "--out", p(&model), "--epochs", "4", "--hidden", "32", "--seed", "12", "--quiet"]).status.success());

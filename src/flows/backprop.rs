@@ -4,6 +4,7 @@
 use super::Flow;
 use crate::nn::HostParams;
 use crate::nn::cpu::MlpTape;
+use crate::transforms::{LANES, TransformKind};
 
 struct StepTape {
     input: Vec<f32>,
@@ -23,34 +24,37 @@ impl Flow {
 
     /// z = T(x) and log|det ∂T/∂x| per row, keeping what the backward pass needs when `tape`.
     fn forward_cpu_inner(&self, p: &[Vec<f32>], x: &[f32], n: usize, want_log_det: bool, mut tape: Option<&mut Vec<StepTape>>) -> (Vec<f32>, Vec<f64>) {
-        let (d, per, tl) = (self.config.dim, self.config.transform.n_params(), self.config.transform.tape_len());
+        let (d, tl) = (self.config.dim, self.config.transform.tape_len());
         let k = self.made.n_tensors();
         let mut h = self.standardized(x);
-        let mut cache = vec![0.0f32; n * d * tl];
+        // The transform's tape, only when there is a backward pass.
+        let cache_len = if tape.is_some() { n * d * tl } else { 0 };
+        let mut cache = vec![0.0f32; cache_len];
         let mut log_det = vec![self.standardize.log_det(); n];
         for l in 0..self.config.layers {
-            let (theta, made_tape) = match tape {
-                Some(_) => self.made.mlp().forward_cpu(&p[l * k..(l + 1) * k], h.clone(), n),
-                None => (self.made.mlp().infer_cpu(&p[l * k..(l + 1) * k], h.clone(), None, n), MlpTape::empty()),
-            };
             let mut y = vec![0.0f32; n * d];
-            for i in 0..n {
-                let mut row_ld = 0.0f64;
-                for j in 0..d {
-                    let e = i * d + j;
-                    let (v, ld) = self.config.transform.forward_elem(h[e], &theta[e * per..(e + 1) * per], &mut cache[e * tl..(e + 1) * tl], want_log_det);
-                    y[i * d + j] = v;
-                    row_ld += f64::from(ld);
+            let transform = self.config.transform;
+            let p_l = &p[l * k..(l + 1) * k];
+            let (theta, made_tape) = match tape {
+                Some(_) => {
+                    let (theta, made_tape) = self.made.mlp().forward_cpu(p_l, h.clone(), n);
+                    forward_elems(transform, &h, &theta, &mut cache, &mut y, &mut log_det, want_log_det);
+                    (theta, made_tape)
                 }
-                log_det[i] += row_ld;
-            }
+                None => {
+                    // Inference: parameters column-major, 16 rows at a time through the lane kernel.
+                    let theta_t = self.made.mlp().infer_cpu_transposed(p_l, h.clone(), n);
+                    forward_lanes(transform, &h, &theta_t, &mut y, &mut log_det, want_log_det);
+                    (Vec::new(), MlpTape::empty())
+                }
+            };
             if self.reverses_after(l) {
                 for row in y.chunks_exact_mut(d) {
                     row.reverse();
                 }
             }
             if let Some(t) = tape.as_deref_mut() {
-                let cache = std::mem::replace(&mut cache, vec![0.0f32; n * d * tl]);
+                let cache = std::mem::replace(&mut cache, vec![0.0f32; cache_len]);
                 t.push(StepTape { input: std::mem::replace(&mut h, y), theta, cache, made: made_tape });
             } else {
                 h = y;
@@ -78,7 +82,7 @@ impl Flow {
 
     /// Mean negative log-density of n rows of raw x and its gradient.
     pub fn nll_grad(&self, p: &HostParams, x: &[f32], n: usize) -> (f64, Vec<Vec<f32>>) {
-        let (d, per, tl) = (self.config.dim, self.config.transform.n_params(), self.config.transform.tape_len());
+        let (d, per) = (self.config.dim, self.config.transform.n_params());
         let k = self.made.n_tensors();
         let mut tapes = Vec::with_capacity(self.config.layers);
         let (z, log_det) = self.forward_cpu_inner(&p.values, x, n, true, Some(&mut tapes));
@@ -94,10 +98,8 @@ impl Flow {
             }
             let mut g_theta = vec![0.0f32; n * d * per];
             let mut g_in = vec![0.0f32; n * d];
-            for e in 0..n * d {
-                let th = &t.theta[e * per..(e + 1) * per];
-                g_in[e] = self.config.transform.backward_elem(t.input[e], th, &t.cache[e * tl..(e + 1) * tl], g[e], -inv_n, &mut g_theta[e * per..(e + 1) * per]);
-            }
+            let transform = self.config.transform;
+            backward_elems(transform, &t, &g, -inv_n, &mut g_in, &mut g_theta);
             let via_made = self.made.mlp().backward_cpu(&p.values[l * k..(l + 1) * k], t.made, g_theta, &mut grads[l * k..(l + 1) * k], l > 0);
             if let Some(extra) = via_made {
                 for (a, b) in g_in.iter_mut().zip(extra) {
@@ -107,6 +109,73 @@ impl Flow {
             g = g_in;
         }
         (nll, grads)
+    }
+}
+
+crate::simd_fn! {
+    /// One step's transform on every element (rows of `y.len() / log_det.len()` coordinates),
+    /// adding each row's log-derivatives into `log_det`; compiled for the CPU's vector units.
+    fn forward_elems(transform: TransformKind, h: &[f32], theta: &[f32], cache: &mut [f32], y: &mut [f32], log_det: &mut [f64], want_log_det: bool) {
+        let (d, per, tl) = (y.len() / log_det.len().max(1), transform.n_params(), transform.tape_len());
+        for (i, row_log_det) in log_det.iter_mut().enumerate() {
+            let mut row_ld = 0.0f64;
+            for j in 0..d {
+                let e = i * d + j;
+                let (v, ld) = transform.forward_elem(h[e], &theta[e * per..(e + 1) * per], &mut cache[e * tl..(e + 1) * tl], want_log_det);
+                y[e] = v;
+                row_ld += f64::from(ld);
+            }
+            *row_log_det += row_ld;
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// `forward_elems` without a tape, 16 rows at a time (`TransformKind::forward_lanes`; the
+    /// same bits): `theta_t` holds the parameters transposed, (d · P) × n.
+    fn forward_lanes(transform: TransformKind, h: &[f32], theta_t: &[f32], y: &mut [f32], log_det: &mut [f64], want_log_det: bool) {
+        let n = log_det.len();
+        let (d, per) = (y.len() / n.max(1), transform.n_params());
+        let mut scratch = transform.lane_scratch();
+        // Lanes past the last row keep earlier (finite) values; their results are dropped.
+        let mut theta = vec![[0.0f32; LANES]; per];
+        for i0 in (0..n).step_by(LANES) {
+            let m = LANES.min(n - i0);
+            let mut row_ld = [0.0f64; LANES];
+            for j in 0..d {
+                let mut x = [0.0f32; LANES];
+                for (l, v) in x.iter_mut().enumerate().take(m) {
+                    *v = h[(i0 + l) * d + j];
+                }
+                for (q, t) in theta.iter_mut().enumerate() {
+                    let src = &theta_t[(j * per + q) * n + i0..];
+                    if m == LANES {
+                        *t = src[..LANES].try_into().expect("16 lanes");
+                    } else {
+                        t[..m].copy_from_slice(&src[..m]);
+                    }
+                }
+                let (yl, ll) = transform.forward_lanes(&x, &theta, &mut scratch, want_log_det);
+                for l in 0..m {
+                    y[(i0 + l) * d + j] = yl[l];
+                    row_ld[l] += f64::from(ll[l]);
+                }
+            }
+            for l in 0..m {
+                log_det[i0 + l] += row_ld[l];
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// The backward pass of `forward_elems` (ℓ's upstream gradient `gl` is the same for all).
+    fn backward_elems(transform: TransformKind, t: &StepTape, g: &[f32], gl: f32, g_in: &mut [f32], g_theta: &mut [f32]) {
+        let (per, tl) = (transform.n_params(), transform.tape_len());
+        for (e, gx) in g_in.iter_mut().enumerate() {
+            let th = &t.theta[e * per..(e + 1) * per];
+            *gx = transform.backward_elem(t.input[e], th, &t.cache[e * tl..(e + 1) * tl], g[e], gl, &mut g_theta[e * per..(e + 1) * per]);
+        }
     }
 }
 

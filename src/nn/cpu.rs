@@ -33,7 +33,7 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize,
 /// does not, and dominated small steps). Odd degree-13 / even degree-6 minimax fit on
 /// [−7.9053, 7.9053], outside which f32 tanh is ±1 (the coefficients of Eigen's
 /// `generic_fast_tanh_float`); error within a few ulp, tested against `f32::tanh`.
-#[inline]
+#[inline(always)]
 pub fn tanh_f32(x: f32) -> f32 {
     const A: [f32; 7] = [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
     const B: [f32; 4] = [4.893_525e-3, 2.268_434_7e-3, 1.185_347_1e-4, 1.198_258_4e-6];
@@ -45,7 +45,7 @@ pub fn tanh_f32(x: f32) -> f32 {
 }
 
 impl Activation {
-    #[inline]
+    #[inline(always)]
     fn f32(self, x: f32) -> f32 {
         match self {
             Activation::Lrelu => if x >= 0.0 { x } else { 0.2 * x },
@@ -54,7 +54,7 @@ impl Activation {
         }
     }
     /// d act / d x at pre-activation x (post-activation y, to save a tanh).
-    #[inline]
+    #[inline(always)]
     fn grad_f32(self, x: f32, y: f32) -> f32 {
         match self {
             Activation::Lrelu => if x >= 0.0 { 1.0 } else { 0.2 },
@@ -63,6 +63,26 @@ impl Activation {
                 1.1 - t * t
             }
             Activation::Tanh => 1.0 - y * y,
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// The activation in place, compiled for the CPU's vector units (`simd_fn`).
+    fn activate(activation: Activation, v: &mut [f32]) {
+        match activation {
+            Activation::Lrelu => v.iter_mut().for_each(|x| *x = Activation::Lrelu.f32(*x)),
+            Activation::Xtanh => v.iter_mut().for_each(|x| *x = Activation::Xtanh.f32(*x)),
+            Activation::Tanh => v.iter_mut().for_each(|x| *x = Activation::Tanh.f32(*x)),
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// dL/d pre-activation from dL/d post-activation `delta` (in place), given both sides.
+    fn activate_backward(activation: Activation, delta: &mut [f32], pre: &[f32], post: &[f32]) {
+        for ((d, &x), &y) in delta.iter_mut().zip(pre).zip(post) {
+            *d *= activation.grad_f32(x, y);
         }
     }
 }
@@ -106,15 +126,21 @@ impl Mlp {
     /// columns and `onehot[i]` the position of row i's 1 among the rest. A one-hot row times W is
     /// a row of W: the first layer gathers it instead of multiplying by zeros.
     pub fn forward_cpu_onehot(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize) -> (Vec<f32>, MlpTape) {
-        self.forward_impl(p, x, onehot, n, true)
+        self.forward_impl(p, x, onehot, n, true, false)
     }
 
     /// The forward pass alone (inference): nothing is kept for a backward pass.
     pub fn infer_cpu(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize) -> Vec<f32> {
-        self.forward_impl(p, x, onehot, n, false).0
+        self.forward_impl(p, x, onehot, n, false, false).0
     }
 
-    fn forward_impl(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize, keep: bool) -> (Vec<f32>, MlpTape) {
+    /// `infer_cpu` with the output transposed (sizes.last() × n: one output column per row,
+    /// contiguous over the n inputs), the layout of the lane kernels (`transforms::lanes`).
+    pub fn infer_cpu_transposed(&self, p: &[Vec<f32>], x: Vec<f32>, n: usize) -> Vec<f32> {
+        self.forward_impl(p, x, None, n, false, true).0
+    }
+
+    fn forward_impl(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize, keep: bool, transpose_out: bool) -> (Vec<f32>, MlpTape) {
         let layers = self.sizes.len() - 1;
         let mut tape = MlpTape { n, inputs: Vec::with_capacity(layers), pre: Vec::with_capacity(layers), onehot };
         let mut h = x;
@@ -122,11 +148,22 @@ impl Mlp {
         for l in 0..layers {
             let (fi, fo) = (self.sizes[l], self.sizes[l + 1]);
             let dense = if l == 0 { h.len() / n.max(1) } else { fi };
-            let mut out = vec![0.0f32; n * fo];
-            for row in out.chunks_exact_mut(fo) {
-                row.copy_from_slice(&p[2 * l + 1]);
-            }
+            // The output starts as the bias (the GEMM accumulates onto it).
+            let mut out: Vec<f32> = Vec::with_capacity(n * fo);
             let w = self.weight(p, l, &mut scratch);
+            if transpose_out && l + 1 == layers {
+                // outᵀ = Wᵀ hᵀ + b 1ᵀ (no one-hot inputs on this path).
+                assert!(tape.onehot.is_none() && !keep, "transposed output is for plain inference");
+                for &b in &p[2 * l + 1] {
+                    out.extend(std::iter::repeat_n(b, n));
+                }
+                matmul(&mut out, &w[..dense * fo], &h, fo, dense, n, true, true, true);
+                h = out;
+                break;
+            }
+            for _ in 0..n {
+                out.extend_from_slice(&p[2 * l + 1]);
+            }
             matmul(&mut out, &h, &w[..dense * fo], n, dense, fo, false, false, true);
             if let (0, Some(idx)) = (l, &tape.onehot) {
                 for (row, &k) in out.chunks_exact_mut(fo).zip(idx) {
@@ -142,9 +179,7 @@ impl Mlp {
                 if keep {
                     tape.pre.push(out.clone());
                 }
-                for v in &mut out {
-                    *v = self.activation.f32(*v);
-                }
+                activate(self.activation, &mut out);
             }
             h = out;
         }
@@ -187,9 +222,7 @@ impl Mlp {
             matmul(&mut dh, &delta, &self.weight(p, l, &mut scratch)[..dense * fo], n, fo, dense, false, true, false);
             if l > 0 {
                 // Through the activation of layer l − 1, whose output is this layer's input.
-                for ((d, &x), &y) in dh.iter_mut().zip(&tape.pre[l - 1]).zip(input) {
-                    *d *= self.activation.grad_f32(x, y);
-                }
+                activate_backward(self.activation, &mut dh, &tape.pre[l - 1], input);
             }
             delta = dh;
         }

@@ -3,24 +3,25 @@
 //! them). One call handles one coordinate: x, its P parameters θ, and the upstream gradients of
 //! the output y and of ℓ = log dy/dx.
 use super::TransformKind;
+use crate::fastmath::{exp_f32, ln_f32};
 
-const MIN_BIN: f32 = 1e-3;
-const MIN_DERIVATIVE: f32 = 1e-3;
-const MIN_SCALE: f32 = 1e-3;
+pub(super) const MIN_BIN: f32 = 1e-3;
+pub(super) const MIN_DERIVATIVE: f32 = 1e-3;
+pub(super) const MIN_SCALE: f32 = 1e-3;
 /// softplus(u + C) = 1 − min at u = 0 (see `positive_from_zero_at_one`), for each minimum.
-fn shift_for(min: f32) -> f32 {
+pub(super) fn shift_for(min: f32) -> f32 {
     ((1.0 - f64::from(min)).exp() - 1.0).ln() as f32
 }
 
 /// log(1 + eˣ), stable for large |x|. `ln(1 + e)` rather than `ln_1p(e)`: 3× cheaper here, and
 /// its absolute error (< 6e-8, at e ≪ 1) is far below the floors these values sit on.
-#[inline]
-fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (1.0 + (-x.abs()).exp()).ln()
+#[inline(always)]
+pub(super) fn softplus(x: f32) -> f32 {
+    x.max(0.0) + ln_f32(1.0 + exp_f32(-x.abs()))
 }
-#[inline]
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + exp_f32(-x))
 }
 
 impl TransformKind {
@@ -35,11 +36,12 @@ impl TransformKind {
 
     /// (y, log dy/dx) of one coordinate (log dy/dx only when `log_det`, else 0); fills `tape`
     /// (`tape_len` floats) for `backward_elem`.
+    #[inline(always)]
     pub fn forward_elem(&self, x: f32, theta: &[f32], tape: &mut [f32], log_det: bool) -> (f32, f32) {
         match *self {
             TransformKind::Affine => {
                 let s = softplus(theta[1] + shift_for(MIN_SCALE)) + MIN_SCALE;
-                (x * s + theta[0], if log_det { s.ln() } else { 0.0 })
+                (x * s + theta[0], if log_det { ln_f32(s) } else { 0.0 })
             }
             TransformKind::Spline { bins, tail_bound } => spline(x, theta, bins, tail_bound as f32, Pass::Forward { tape, log_det }).0,
         }
@@ -47,6 +49,7 @@ impl TransformKind {
 
     /// Adds dL/dθ into `g_theta` and returns dL/dx, given gy = dL/dy, gl = dL/dℓ and the tape
     /// `forward_elem` filled.
+    #[inline(always)]
     pub fn backward_elem(&self, x: f32, theta: &[f32], tape: &[f32], gy: f32, gl: f32, g_theta: &mut [f32]) -> f32 {
         match *self {
             TransformKind::Affine => {
@@ -66,18 +69,21 @@ enum Pass<'a> {
     Backward { tape: &'a [f32], gy: f32, gl: f32, g_theta: &'a mut [f32] },
 }
 
-/// The floored softmax of unnormalised widths u (into `soft`).
+/// The softmax of logits u (into `soft`). The exponentials have their own loop so that it
+/// vectorises; the sum runs in index order (the lane kernel in `lanes.rs` repeats these exact
+/// operations, so both give the same bits).
+#[inline(always)]
 fn softmax(u: &[f32], soft: &mut [f32]) {
     let max = u.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut total = 0.0;
     for (s, &v) in soft.iter_mut().zip(u) {
-        *s = (v - max).exp();
-        total += *s;
+        *s = exp_f32(v - max);
     }
+    let total = soft.iter().fold(0.0f32, |t, &s| t + s);
     soft.iter_mut().for_each(|s| *s /= total);
 }
 
 /// Knots −B = k_0 < … < k_K = B from a softmax (floor MIN_BIN, cumsum).
+#[inline(always)]
 fn knots(soft: &[f32], bound: f32, out: &mut [f32]) {
     let k = soft.len();
     let mut acc = 0.0;
@@ -90,6 +96,7 @@ fn knots(soft: &[f32], bound: f32, out: &mut [f32]) {
 }
 
 /// d/du of Σ_k g_k · knot_k, through cumsum and softmax (`soft` = the softmax from `knots`).
+#[inline(always)]
 fn knots_backward(g_knots: &[f32], soft: &[f32], bound: f32, g_u: &mut [f32]) {
     let k = soft.len();
     // knot_j = −B + 2B Σ_{m<j} w̃_m for j < K (knot_K is clamped to B: no gradient, as the sum
@@ -108,8 +115,50 @@ fn knots_backward(g_knots: &[f32], soft: &[f32], bound: f32, g_u: &mut [f32]) {
     }
 }
 
+/// The derivative at an interior knot from its unconstrained parameter u (`c` = `shift_for`).
+#[inline(always)]
+pub(super) fn knot_derivative(u: f32, c: f32) -> f32 {
+    softplus(u + c) + MIN_DERIVATIVE
+}
+
+/// Eq. (4) of Durkan et al. inside one bin (left knot (x0, y0), width w, height h, end
+/// derivatives d0, d1) with the intermediates that eq. (5) and the backward pass reuse.
+#[derive(Clone, Copy)]
+pub(super) struct Rq {
+    s: f32,
+    xi_raw: f32,
+    xi: f32,
+    q: f32,
+    den: f32,
+    a: f32,
+    dnum: f32,
+    pub y: f32,
+}
+
+impl Rq {
+    #[inline(always)]
+    pub(super) fn new(x: f32, x0: f32, w: f32, y0: f32, h: f32, d0: f32, d1: f32) -> Rq {
+        let s = h / w;
+        let xi_raw = (x - x0) / w;
+        let xi = xi_raw.clamp(0.0, 1.0);
+        let q = xi * (1.0 - xi);
+        let den = s + (d1 + d0 - 2.0 * s) * q;
+        let a = s * xi * xi + d0 * q;
+        let y = y0 + h * a / den;
+        let dnum = d1 * xi * xi + 2.0 * s * q + d0 * (1.0 - xi) * (1.0 - xi);
+        Rq { s, xi_raw, xi, q, den, a, dnum, y }
+    }
+
+    /// ℓ = log dy/dx, eq. (5).
+    #[inline(always)]
+    pub(super) fn log_derivative(&self) -> f32 {
+        2.0 * ln_f32(self.s) + ln_f32(self.dnum) - 2.0 * ln_f32(self.den)
+    }
+}
+
 /// Eq. (4)–(5) of Durkan et al. for one element, and in the backward pass its gradient.
 /// Returns ((y, ℓ), dL/dx).
+#[inline(always)]
 fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, f32), f32) {
     assert!(bins < 64, "at most 63 bins");
     // The two softmaxes: computed into the tape going forward, read back from it going back.
@@ -136,18 +185,12 @@ fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, 
     // Bin k: the number of interior knots ≤ x.
     let k = (1..bins).filter(|&i| x >= xs[i]).count();
     let c = shift_for(MIN_DERIVATIVE);
-    let deriv = |i: usize| if i == 0 || i == bins { 1.0 } else { softplus(theta[2 * bins + i - 1] + c) + MIN_DERIVATIVE };
+    let deriv = |i: usize| if i == 0 || i == bins { 1.0 } else { knot_derivative(theta[2 * bins + i - 1], c) };
     let (x0, w, y0, h, d0, d1) = (xs[k], xs[k + 1] - xs[k], ys[k], ys[k + 1] - ys[k], deriv(k), deriv(k + 1));
-    let s = h / w;
-    let xi_raw = (x - x0) / w;
-    let xi = xi_raw.clamp(0.0, 1.0);
-    let q = xi * (1.0 - xi);
-    let den = s + (d1 + d0 - 2.0 * s) * q;
-    let a = s * xi * xi + d0 * q;
-    let y = y0 + h * a / den;
-    let dnum = d1 * xi * xi + 2.0 * s * q + d0 * (1.0 - xi) * (1.0 - xi);
+    let rq = Rq::new(x, x0, w, y0, h, d0, d1);
+    let Rq { s, xi_raw, xi, q, den, a, dnum, y } = rq;
     // ℓ only where asked: the backward pass needs its partials, not its value.
-    let l = if want_l { 2.0 * s.ln() + dnum.ln() - 2.0 * den.ln() } else { 0.0 };
+    let l = if want_l { rq.log_derivative() } else { 0.0 };
     let Some(g_theta) = g_theta else { return ((y, l), 0.0) };
     // Partials of y and ℓ in (y0, h, s, d0, d1, ξ); s = h/w and ξ = (x − x0)/w follow below.
     let den2 = den * den;

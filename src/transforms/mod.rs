@@ -3,7 +3,10 @@
 //! both are onto R, as Thm 5.1's TMI maps require.
 mod affine;
 mod cpu;
+mod lanes;
 mod spline;
+
+pub use lanes::{LANES, Lanes, Scratch};
 
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};

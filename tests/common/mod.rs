@@ -17,7 +17,17 @@ pub fn strongid(args: &[&str]) -> Output {
 
 /// Run with RAYON_NUM_THREADS set (the threads training and inference may use).
 pub fn strongid_threads(args: &[&str], threads: usize) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strongid")).args(args).env("RAYON_NUM_THREADS", threads.to_string()).output().expect("binary runs")
+    strongid_env(args, &[("RAYON_NUM_THREADS", &threads.to_string())])
+}
+
+/// Run the binary with extra environment variables.
+pub fn strongid_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strongid"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("binary runs")
 }
 
 /// Run, expect failure with exit code 2 and a message containing every `needles`.
