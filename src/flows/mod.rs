@@ -161,7 +161,7 @@ impl Flow {
     /// Row chunks of x as f32 through the hand-written forward pass (f32 models), so memory
     /// stays O(chunk) and no autodiff machinery is touched.
     fn cpu_chunks(&self, x: &Matrix, cols: usize, f: impl Fn(&[Vec<f32>], &[f32], usize) -> Vec<f64> + Sync) -> Matrix {
-        const CHUNK: usize = 4096;
+        const CHUNK: usize = 1024;
         let host = crate::nn::HostParams::from_tensors(&self.params.values);
         // Chunks in parallel on rayon's threads; each chunk's result is independent of the others.
         use rayon::prelude::*;

@@ -9,8 +9,8 @@ use crate::nn::HostParams;
 impl Vae {
     /// q(z | x, u) for the rows of x: (means, variances), n × d each, by the hand-written
     /// forward pass in row chunks (inference).
-    pub fn posterior_cpu(&self, x: &Matrix, onehot: &Matrix) -> (Matrix, Matrix) {
-        const CHUNK: usize = 4096;
+    pub fn posterior_cpu(&self, x: &Matrix, onehot: &Matrix, want_var: bool) -> (Matrix, Option<Matrix>) {
+        const CHUNK: usize = 1024;
         let (d, ne) = (self.config.latent_dim, self.encoder.n_tensors());
         let host = HostParams::from_tensors(&self.params.values[..ne]);
         // Chunks in parallel on rayon's threads; each chunk's result is independent of the others.
@@ -25,9 +25,13 @@ impl Vae {
                 self.encoder.infer_cpu(&host.values, xs, idx, n)
             })
             .collect();
-        let out = parts.concat();
-        let mean = Matrix::from_fn(x.rows, d, |i, j| f64::from(out[i * 2 * d + j]));
-        let var = Matrix::from_fn(x.rows, d, |i, j| f64::from(out[i * 2 * d + d + j].exp()));
+        // Rows of (mean, log-variance); the variance only when asked (a mean code needs none).
+        let row = |i: usize| {
+            let (part, k) = (&parts[i / CHUNK], i % CHUNK);
+            &part[k * 2 * d..(k + 1) * 2 * d]
+        };
+        let mean = Matrix::new(x.rows, d, (0..x.rows).flat_map(|i| row(i)[..d].iter().map(|&v| f64::from(v))).collect());
+        let var = want_var.then(|| Matrix::new(x.rows, d, (0..x.rows).flat_map(|i| row(i)[d..].iter().map(|&v| f64::from(v.exp()))).collect()));
         (mean, var)
     }
 

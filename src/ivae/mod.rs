@@ -225,14 +225,14 @@ impl Vae {
     /// so chunked calls sharing one stream give the same draws as one call).
     pub fn encode(&self, x: &Matrix, onehot: &Matrix, sample: Option<&mut rand_chacha::ChaCha8Rng>) -> Matrix {
         let (mean, var) = if self.dtype() == DType::F32 {
-            self.posterior_cpu(x, onehot)
+            self.posterior_cpu(x, onehot, sample.is_some())
         } else {
             let q = self.posterior(&self.params.values, tensor::from_matrix(x, self.dtype()), self.onehot_tensor(onehot));
-            (tensor::to_matrix(q.mean), tensor::to_matrix(q.var))
+            (tensor::to_matrix(q.mean), Some(tensor::to_matrix(q.var)))
         };
-        match sample {
-            None => mean,
-            Some(rng) => {
+        match (sample, var) {
+            (None, _) | (_, None) => mean,
+            (Some(rng), Some(var)) => {
                 let eps = crate::simulate::standard_normal(x.rows, self.config.latent_dim, rng);
                 Matrix::from_fn(x.rows, mean.cols, |i, j| mean.get(i, j) + var.get(i, j).sqrt() * eps.get(i, j))
             }

@@ -121,6 +121,12 @@ pub(super) fn knot_derivative(u: f32, c: f32) -> f32 {
     softplus(u + c) + MIN_DERIVATIVE
 }
 
+/// The derivative at knot i of K (1 at the two ends).
+#[inline(always)]
+fn derivative_at(theta: &[f32], bins: usize, i: usize, c: f32) -> f32 {
+    if i == 0 || i == bins { 1.0 } else { knot_derivative(theta[2 * bins + i - 1], c) }
+}
+
 /// Eq. (4) of Durkan et al. inside one bin (left knot (x0, y0), width w, height h, end
 /// derivatives d0, d1) with the intermediates that eq. (5) and the backward pass reuse.
 #[derive(Clone, Copy)]
@@ -185,8 +191,8 @@ fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, 
     // Bin k: the number of interior knots ≤ x.
     let k = (1..bins).filter(|&i| x >= xs[i]).count();
     let c = shift_for(MIN_DERIVATIVE);
-    let deriv = |i: usize| if i == 0 || i == bins { 1.0 } else { knot_derivative(theta[2 * bins + i - 1], c) };
-    let (x0, w, y0, h, d0, d1) = (xs[k], xs[k + 1] - xs[k], ys[k], ys[k + 1] - ys[k], deriv(k), deriv(k + 1));
+    let (d0, d1) = (derivative_at(theta, bins, k, c), derivative_at(theta, bins, k + 1, c));
+    let (x0, w, y0, h) = (xs[k], xs[k + 1] - xs[k], ys[k], ys[k + 1] - ys[k]);
     let rq = Rq::new(x, x0, w, y0, h, d0, d1);
     let Rq { s, xi_raw, xi, q, den, a, dnum, y } = rq;
     // ℓ only where asked: the backward pass needs its partials, not its value.
