@@ -142,6 +142,33 @@ fn infer(a: &Args, n: usize, pass: impl Fn() -> usize) -> serde_json::Value {
     })
 }
 
+/// Seconds the encoder's dense GEMMs alone take for n rows on one thread, in the chunks the
+/// encoder uses (input `dense` columns → `hidden_layers` × `hidden` → `out`): a floor for the
+/// iVAE encoding time that no fusing of the element-wise work can go below.
+fn gemm_floor(n: usize, dense: usize, hidden: usize, hidden_layers: usize, out: usize) -> f64 {
+    const CHUNK: usize = 1024;
+    let mut sizes = vec![dense];
+    sizes.extend(std::iter::repeat_n(hidden, hidden_layers));
+    sizes.push(out);
+    let weights: Vec<Vec<f32>> = sizes.windows(2).map(|w| vec![0.01; w[0] * w[1]]).collect();
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        for start in (0..n).step_by(CHUNK) {
+            let m = CHUNK.min(n - start);
+            let mut h = vec![0.5f32; m * dense];
+            for (w, s) in weights.iter().zip(sizes.windows(2)) {
+                let mut o = vec![0.0f32; m * s[1]];
+                strongid::nn::cpu::matmul(&mut o, &h, w, m, s[0], s[1], false, false, true);
+                h = o;
+            }
+            std::hint::black_box(&h);
+        }
+        times.push(t.elapsed().as_secs_f64());
+    }
+    median(&mut times)
+}
+
 /// Train `steps` steps of `obj` from `params`; the trained parameters.
 fn warm_params(obj: &impl Objective, params: &[tensor::Tensor<2>], a: &Args) -> Vec<tensor::Tensor<2>> {
     let cfg = TrainConfig { lr: a.lr, seed: a.seed, ..TrainConfig::default() };
@@ -201,7 +228,9 @@ fn main() {
             let (mut vae, onehot) = ivae();
             let trained = warm_params(&NegElbo { vae: &vae, x, onehot: &onehot }, &vae.params.values, &a);
             vae.params.values = trained;
-            infer(&a, x.rows, || vae.encode(x, &onehot, None).rows)
+            let mut out = infer(&a, x.rows, || vae.encode(x, &onehot, None).rows);
+            out["gemm_only_1t_s"] = gemm_floor(x.rows, x.cols, a.hidden, a.hidden_layers, 2 * x.cols).into();
+            out
         }
     };
     println!("{out}");

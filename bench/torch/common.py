@@ -17,6 +17,14 @@ def load(data_dir):
     return x, u
 
 
+def load_segments(data_dir):
+    """x as a float32 tensor and the one-hot rows of its segment labels u."""
+    x, u = load(data_dir)
+    envs = sorted(set(u.tolist()))
+    onehot = torch.nn.functional.one_hot(torch.tensor([envs.index(e) for e in u]), len(envs)).float()
+    return torch.from_numpy(x), onehot
+
+
 def split(n):
     """Every 10th row validates, the rest train (the rule in benches/speed.rs)."""
     idx = np.arange(n)

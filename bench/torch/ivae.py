@@ -1,4 +1,4 @@
-"""PyTorch reference of strongid's `ivae` (mean-variance priors), layer for layer: encoder MLP on
+"""PyTorch reference of strongid's `ivae` (mean-variance or variance-only priors), layer for layer: encoder MLP on
 (x, one-hot u) -> (mean, log-variance), decoder MLP with fixed variance 0.01, per-environment
 prior tables, xtanh activations, closed-form Gaussian KL, one reparameterised sample, Adam with
 global-norm clipping at 10. Sizes of the official iVAE configuration (d = 5, 40 segments,
@@ -25,12 +25,17 @@ def mlp(sizes):
 
 
 class IVAE(nn.Module):
-    def __init__(self, x_dim, z_dim, n_env, hidden, hidden_layers, decoder_var=0.01):
+    def __init__(self, x_dim, z_dim, n_env, hidden, hidden_layers, decoder_var=0.01, prior_means=True):
         super().__init__()
         self.d = z_dim
         self.encoder = mlp([x_dim + n_env] + [hidden] * hidden_layers + [2 * z_dim])
         self.decoder = mlp([z_dim] + [hidden] * hidden_layers + [x_dim])
-        self.prior_mean = nn.Parameter(torch.zeros(n_env, z_dim))
+        # Variance-only modulation (the official default): prior means fixed at 0.
+        means = torch.zeros(n_env, z_dim)
+        if prior_means:
+            self.prior_mean = nn.Parameter(means)
+        else:
+            self.register_buffer("prior_mean", means)
         self.prior_logvar = nn.Parameter(torch.zeros(n_env, z_dim))
         self.s2 = decoder_var
         self.const = 0.5 * x_dim * math.log(2 * math.pi * decoder_var)
@@ -50,13 +55,11 @@ def main():
     p = common.base_args(argparse.ArgumentParser())
     p.add_argument("--epochs", type=int, help="train this many epochs and write posterior means to --codes")
     p.add_argument("--codes", help="output .npy for --epochs")
+    p.add_argument("--modulation", choices=["mean-variance", "variance"], default="mean-variance")
     a = p.parse_args()
     common.setup(a.threads, a.seed)
-    x, u = common.load(a.data)
-    envs = sorted(set(u.tolist()))
-    onehot = torch.nn.functional.one_hot(torch.tensor([envs.index(e) for e in u]), len(envs)).float()
-    x = torch.from_numpy(x)
-    model = IVAE(x.shape[1], x.shape[1], len(envs), a.hidden, a.hidden_layers)
+    x, onehot = common.load_segments(a.data)
+    model = IVAE(x.shape[1], x.shape[1], onehot.shape[1], a.hidden, a.hidden_layers, prior_means=a.modulation == "mean-variance")
     def loss_fn(rows):
         return model.neg_elbo(x[rows], onehot[rows])
 
