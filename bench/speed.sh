@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILTER="${1:-}"
-OUT=bench/speed_results${FILTER:+_$FILTER}.jsonl
+OUT=bench/speed_results${FILTER:+_${FILTER//[^a-zA-Z0-9_-]/}}.jsonl
 DATA=target/bench-data
 PY=bench/.venv/bin/python
 if [ ! -x "$PY" ]; then

@@ -35,16 +35,19 @@ impl Flow {
             let mut y = vec![0.0f32; n * d];
             let transform = self.config.transform;
             let p_l = &p[l * k..(l + 1) * k];
+            // The transform runs 16 rows at a time through the lane kernel. Training keeps the
+            // parameters row-major for the backward pass (lanes gathered with a stride);
+            // inference has the GEMM write them column-major (lanes contiguous).
+            let per = transform.n_params();
             let (theta, made_tape) = match tape {
                 Some(_) => {
                     let (theta, made_tape) = self.made.mlp().forward_cpu(p_l, h.clone(), n);
-                    forward_elems(transform, &h, &theta, &mut cache, &mut y, &mut log_det, want_log_det);
+                    forward_lanes(transform, &h, &theta, d * per, 1, &mut y, &mut log_det, want_log_det, &mut cache);
                     (theta, made_tape)
                 }
                 None => {
-                    // Inference: parameters column-major, 16 rows at a time through the lane kernel.
                     let theta_t = self.made.mlp().infer_cpu_transposed(p_l, h.clone(), n);
-                    forward_lanes(transform, &h, &theta_t, &mut y, &mut log_det, want_log_det);
+                    forward_lanes(transform, &h, &theta_t, 1, n, &mut y, &mut log_det, want_log_det, &mut cache);
                     (Vec::new(), MlpTape::empty())
                 }
             };
@@ -113,32 +116,16 @@ impl Flow {
 }
 
 crate::simd_fn! {
-    /// One step's transform on every element (rows of `y.len() / log_det.len()` coordinates),
-    /// adding each row's log-derivatives into `log_det`; compiled for the CPU's vector units.
-    fn forward_elems(transform: TransformKind, h: &[f32], theta: &[f32], cache: &mut [f32], y: &mut [f32], log_det: &mut [f64], want_log_det: bool) {
-        let (d, per, tl) = (y.len() / log_det.len().max(1), transform.n_params(), transform.tape_len());
-        for (i, row_log_det) in log_det.iter_mut().enumerate() {
-            let mut row_ld = 0.0f64;
-            for j in 0..d {
-                let e = i * d + j;
-                let (v, ld) = transform.forward_elem(h[e], &theta[e * per..(e + 1) * per], &mut cache[e * tl..(e + 1) * tl], want_log_det);
-                y[e] = v;
-                row_ld += f64::from(ld);
-            }
-            *row_log_det += row_ld;
-        }
-    }
-}
-
-crate::simd_fn! {
-    /// `forward_elems` without a tape, 16 rows at a time (`TransformKind::forward_lanes`; the
-    /// same bits): `theta_t` holds the parameters transposed, (d · P) × n.
-    fn forward_lanes(transform: TransformKind, h: &[f32], theta_t: &[f32], y: &mut [f32], log_det: &mut [f64], want_log_det: bool) {
+    /// One step's transform on every element, 16 rows at a time (`TransformKind::forward_lanes`,
+    /// the same bits as `forward_elem`), adding each row's log-derivatives into `log_det`.
+    /// Parameter q of coordinate j of row i is `theta[i * row_stride + (j * P + q) * col_stride]`.
+    /// When `tape` is not empty it receives each element's `tape_len` floats for the backward pass.
+    fn forward_lanes(transform: TransformKind, h: &[f32], theta: &[f32], row_stride: usize, col_stride: usize, y: &mut [f32], log_det: &mut [f64], want_log_det: bool, tape: &mut [f32]) {
         let n = log_det.len();
-        let (d, per) = (y.len() / n.max(1), transform.n_params());
+        let (d, per, tl) = (y.len() / n.max(1), transform.n_params(), transform.tape_len());
         let mut scratch = transform.lane_scratch();
         // Lanes past the last row keep earlier (finite) values; their results are dropped.
-        let mut theta = vec![[0.0f32; LANES]; per];
+        let mut lanes = vec![[0.0f32; LANES]; per];
         for i0 in (0..n).step_by(LANES) {
             let m = LANES.min(n - i0);
             let mut row_ld = [0.0f64; LANES];
@@ -147,18 +134,27 @@ crate::simd_fn! {
                 for (l, v) in x.iter_mut().enumerate().take(m) {
                     *v = h[(i0 + l) * d + j];
                 }
-                for (q, t) in theta.iter_mut().enumerate() {
-                    let src = &theta_t[(j * per + q) * n + i0..];
-                    if m == LANES {
-                        *t = src[..LANES].try_into().expect("16 lanes");
+                for (q, t) in lanes.iter_mut().enumerate() {
+                    let first = i0 * row_stride + (j * per + q) * col_stride;
+                    if row_stride == 1 && m == LANES {
+                        *t = theta[first..first + LANES].try_into().expect("16 lanes");
                     } else {
-                        t[..m].copy_from_slice(&src[..m]);
+                        for (l, v) in t.iter_mut().enumerate().take(m) {
+                            *v = theta[first + l * row_stride];
+                        }
                     }
                 }
-                let (yl, ll) = transform.forward_lanes(&x, &theta, &mut scratch, want_log_det);
+                let (yl, ll) = transform.forward_lanes(&x, &lanes, &mut scratch, want_log_det);
                 for l in 0..m {
                     y[(i0 + l) * d + j] = yl[l];
                     row_ld[l] += f64::from(ll[l]);
+                }
+                if !tape.is_empty() {
+                    for (k, values) in scratch.tape().iter().enumerate().take(tl) {
+                        for l in 0..m {
+                            tape[((i0 + l) * d + j) * tl + k] = values[l];
+                        }
+                    }
                 }
             }
             for l in 0..m {
@@ -169,9 +165,16 @@ crate::simd_fn! {
 }
 
 crate::simd_fn! {
-    /// The backward pass of `forward_elems` (ℓ's upstream gradient `gl` is the same for all).
+    /// The backward pass of `forward_lanes` (ℓ's upstream gradient `gl` is the same for all).
     fn backward_elems(transform: TransformKind, t: &StepTape, g: &[f32], gl: f32, g_in: &mut [f32], g_theta: &mut [f32]) {
         let (per, tl) = (transform.n_params(), transform.tape_len());
+        if transform == TransformKind::Affine {
+            // The variant fixed at compile time: a branch-free loop the compiler vectorises.
+            for (((gx, th), (&x, &gy)), gt) in g_in.iter_mut().zip(t.theta.chunks_exact(2)).zip(t.input.iter().zip(g)).zip(g_theta.chunks_exact_mut(2)) {
+                *gx = TransformKind::Affine.backward_elem(x, th, &[], gy, gl, gt);
+            }
+            return;
+        }
         for (e, gx) in g_in.iter_mut().enumerate() {
             let th = &t.theta[e * per..(e + 1) * per];
             *gx = transform.backward_elem(t.input[e], th, &t.cache[e * tl..(e + 1) * tl], g[e], gl, &mut g_theta[e * per..(e + 1) * per]);

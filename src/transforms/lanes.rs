@@ -20,6 +20,14 @@ pub struct Scratch {
     deriv: Vec<Lanes>,
 }
 
+impl Scratch {
+    /// After a `forward_lanes` call: what `forward_elem` leaves in its tape, per tape slot a lane
+    /// array (the spline's two softmaxes; nothing for the affine transform).
+    pub fn tape(&self) -> &[Lanes] {
+        &self.soft
+    }
+}
+
 impl TransformKind {
     pub fn lane_scratch(&self) -> Scratch {
         let k = match *self {
@@ -161,6 +169,11 @@ mod tests {
                         let mut tape = vec![0.0; kind.tape_len()];
                         let (ys, lds) = kind.forward_elem(x[l], &th, &mut tape, log_det);
                         assert_eq!((y[l].to_bits(), ld[l].to_bits()), (ys.to_bits(), lds.to_bits()), "{kind:?} lane {l} x {}", x[l]);
+                        // The tape, where the scalar pass writes one (inside the tail bound).
+                        if tape.iter().any(|&v| v != 0.0) {
+                            let lane_tape: Vec<f32> = scratch.tape().iter().map(|t| t[l]).collect();
+                            assert_eq!(lane_tape, tape, "{kind:?} lane {l} tape");
+                        }
                     }
                 }
             }
