@@ -109,7 +109,7 @@ fn knots_backward(g_knots: &[f32], soft: &[f32], bound: f32, g_u: &mut [f32]) {
         }
         g_w[m] = suffix * 2.0 * bound * (1.0 - MIN_BIN * k as f32);
     }
-    let dot: f32 = (0..k).map(|m| soft[m] * g_w[m]).sum();
+    let dot = (0..k).fold(0.0f32, |t, m| t + soft[m] * g_w[m]);
     for m in 0..k {
         g_u[m] += soft[m] * (g_w[m] - dot);
     }
@@ -141,6 +141,16 @@ pub(super) struct Rq {
     pub y: f32,
 }
 
+/// `Rq::grads`: dL/d(height, d0, d1, width, left knot, x) of one bin.
+struct RqGrads {
+    g_h: f32,
+    g_d0: f32,
+    g_d1: f32,
+    g_w: f32,
+    g_x0: f32,
+    g_x: f32,
+}
+
 impl Rq {
     #[inline(always)]
     pub(super) fn new(x: f32, x0: f32, w: f32, y0: f32, h: f32, d0: f32, d1: f32) -> Rq {
@@ -153,6 +163,26 @@ impl Rq {
         let y = y0 + h * a / den;
         let dnum = d1 * xi * xi + 2.0 * s * q + d0 * (1.0 - xi) * (1.0 - xi);
         Rq { s, xi_raw, xi, q, den, a, dnum, y }
+    }
+
+    /// The partials of L through this bin, given gy = dL/dy and gl = dL/dℓ: in the bin's height,
+    /// end derivatives, width and left knot, and in x (ℓ enters only through its partials).
+    #[inline(always)]
+    fn grads(&self, w: f32, h: f32, d0: f32, d1: f32, gy: f32, gl: f32) -> RqGrads {
+        let Rq { s, xi_raw, xi, q, den, a, dnum, .. } = *self;
+        // Partials of y and ℓ in (y0, h, s, d0, d1, ξ); s = h/w and ξ = (x − x0)/w follow below.
+        let den2 = den * den;
+        let dq = 1.0 - 2.0 * xi;
+        let g_s = gy * h * (xi * xi * den - a * (1.0 - 2.0 * q)) / den2 + gl * (2.0 / s + 2.0 * q / dnum - 2.0 * (1.0 - 2.0 * q) / den);
+        let g_h = gy * a / den + g_s / w;
+        let g_d0 = gy * h * q * (den - a) / den2 + gl * ((1.0 - xi) * (1.0 - xi) / dnum - 2.0 * q / den);
+        let g_d1 = -gy * h * a * q / den2 + gl * (xi * xi / dnum - 2.0 * q / den);
+        let g_xi = gy * h * ((2.0 * s * xi + d0 * dq) * den - a * (d1 + d0 - 2.0 * s) * dq) / den2
+            + gl * ((2.0 * d1 * xi + 2.0 * s * dq - 2.0 * d0 * (1.0 - xi)) / dnum - 2.0 * (d1 + d0 - 2.0 * s) * dq / den);
+        let g_xi = if (0.0..=1.0).contains(&xi_raw) { g_xi } else { 0.0 };
+        let g_w = -g_s * s / w - g_xi * xi_raw / w;
+        let g_x0 = -g_xi / w;
+        RqGrads { g_h, g_d0, g_d1, g_w, g_x0, g_x: g_xi / w }
     }
 
     /// ℓ = log dy/dx, eq. (5).
@@ -194,22 +224,10 @@ fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, 
     let (d0, d1) = (derivative_at(theta, bins, k, c), derivative_at(theta, bins, k + 1, c));
     let (x0, w, y0, h) = (xs[k], xs[k + 1] - xs[k], ys[k], ys[k + 1] - ys[k]);
     let rq = Rq::new(x, x0, w, y0, h, d0, d1);
-    let Rq { s, xi_raw, xi, q, den, a, dnum, y } = rq;
     // ℓ only where asked: the backward pass needs its partials, not its value.
     let l = if want_l { rq.log_derivative() } else { 0.0 };
-    let Some(g_theta) = g_theta else { return ((y, l), 0.0) };
-    // Partials of y and ℓ in (y0, h, s, d0, d1, ξ); s = h/w and ξ = (x − x0)/w follow below.
-    let den2 = den * den;
-    let dq = 1.0 - 2.0 * xi;
-    let g_s = gy * h * (xi * xi * den - a * (1.0 - 2.0 * q)) / den2 + gl * (2.0 / s + 2.0 * q / dnum - 2.0 * (1.0 - 2.0 * q) / den);
-    let g_h = gy * a / den + g_s / w;
-    let g_d0 = gy * h * q * (den - a) / den2 + gl * ((1.0 - xi) * (1.0 - xi) / dnum - 2.0 * q / den);
-    let g_d1 = -gy * h * a * q / den2 + gl * (xi * xi / dnum - 2.0 * q / den);
-    let g_xi = gy * h * ((2.0 * s * xi + d0 * dq) * den - a * (d1 + d0 - 2.0 * s) * dq) / den2
-        + gl * ((2.0 * d1 * xi + 2.0 * s * dq - 2.0 * d0 * (1.0 - xi)) / dnum - 2.0 * (d1 + d0 - 2.0 * s) * dq / den);
-    let g_xi = if (0.0..=1.0).contains(&xi_raw) { g_xi } else { 0.0 };
-    let g_w = -g_s * s / w - g_xi * xi_raw / w;
-    let g_x0 = -g_xi / w;
+    let Some(g_theta) = g_theta else { return ((rq.y, l), 0.0) };
+    let RqGrads { g_h, g_d0, g_d1, g_w, g_x0, g_x } = rq.grads(w, h, d0, d1, gy, gl);
     let (mut gxs, mut gys) = ([0.0f32; 64], [0.0f32; 64]);
     gxs[k] += g_x0 - g_w;
     gxs[k + 1] += g_w;
@@ -222,5 +240,5 @@ fn spline(x: f32, theta: &[f32], bins: usize, bound: f32, pass: Pass) -> ((f32, 
             g_theta[2 * bins + i - 1] += g * sigmoid(theta[2 * bins + i - 1] + c);
         }
     }
-    ((y, l), g_xi / w)
+    ((rq.y, l), g_x)
 }
