@@ -42,12 +42,12 @@ impl Flow {
             let (theta, made_tape) = match tape {
                 Some(_) => {
                     let (theta, made_tape) = self.made.mlp().forward_cpu(p_l, h.clone(), n);
-                    forward_lanes(transform, &h, &theta, d * per, 1, &mut y, &mut log_det, want_log_det, &mut cache);
+                    forward_transform(transform, &h, &theta, d * per, 1, &mut y, &mut log_det, want_log_det, &mut cache);
                     (theta, made_tape)
                 }
                 None => {
                     let theta_t = self.made.mlp().infer_cpu_transposed(p_l, h.clone(), n);
-                    forward_lanes(transform, &h, &theta_t, 1, n, &mut y, &mut log_det, want_log_det, &mut cache);
+                    forward_transform(transform, &h, &theta_t, 1, n, &mut y, &mut log_det, want_log_det, &mut cache);
                     (Vec::new(), MlpTape::empty())
                 }
             };
@@ -120,7 +120,7 @@ crate::simd_fn! {
     /// the same bits as `forward_elem`), adding each row's log-derivatives into `log_det`.
     /// Parameter q of coordinate j of row i is `theta[i * row_stride + (j * P + q) * col_stride]`.
     /// When `tape` is not empty it receives each element's `tape_len` floats for the backward pass.
-    fn forward_lanes(transform: TransformKind, h: &[f32], theta: &[f32], row_stride: usize, col_stride: usize, y: &mut [f32], log_det: &mut [f64], want_log_det: bool, tape: &mut [f32]) {
+    fn forward_transform(transform: TransformKind, h: &[f32], theta: &[f32], row_stride: usize, col_stride: usize, y: &mut [f32], log_det: &mut [f64], want_log_det: bool, tape: &mut [f32]) {
         let n = log_det.len();
         let (d, per, tl) = (y.len() / n.max(1), transform.n_params(), transform.tape_len());
         let mut scratch = transform.lane_scratch();
@@ -165,7 +165,7 @@ crate::simd_fn! {
 }
 
 crate::simd_fn! {
-    /// The backward pass of `forward_lanes` (ℓ's upstream gradient `gl` is the same for all).
+    /// The backward pass of `forward_transform` (ℓ's upstream gradient `gl` is the same for all).
     fn backward_elems(transform: TransformKind, t: &StepTape, g: &[f32], gl: f32, g_in: &mut [f32], g_theta: &mut [f32]) {
         let (per, tl) = (transform.n_params(), transform.tape_len());
         if transform == TransformKind::Affine {

@@ -35,8 +35,9 @@ impl TransformKind {
     }
 
     /// (y, log dy/dx) of one coordinate (log dy/dx only when `log_det`, else 0); fills `tape`
-    /// (`tape_len` floats) for `backward_elem`.
-    #[inline(always)]
+    /// (`tape_len` floats) for `backward_elem`. The flows run the 16-lane version
+    /// (`forward_lanes`), which is tested to give exactly these bits: this is its readable
+    /// definition, sharing its code with the backward pass.
     pub fn forward_elem(&self, x: f32, theta: &[f32], tape: &mut [f32], log_det: bool) -> (f32, f32) {
         match *self {
             TransformKind::Affine => {
