@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side speed of strongid and PyTorch references of the same models (bench/torch/), in
 # the order A B A B, at 1 and 2 threads; then bench/report.py prints medians and ratios.
-#   bench/speed.sh            # everything (≈ 15 min on 2 cores)
-#   bench/speed.sh ivae       # only workloads whose name contains "ivae"
+#   bench/speed.sh            # everything (≈ 20 min on 2 cores) -> bench/speed_results.jsonl
+#   bench/speed.sh ivae       # only workloads whose name contains "ivae" -> speed_results_ivae.jsonl
+#   bench/speed.sh b:         # workload group (b) -> speed_results_b.jsonl (filter's [A-Za-z0-9_-] only)
 # Needs: python3 (a venv with torch and zuko is created in bench/.venv on first use; large).
 set -euo pipefail
 cd "$(dirname "$0")/.."
