@@ -7,7 +7,7 @@ use crate::fastmath::{exp_f32, ln_f32};
 
 pub(super) const MIN_BIN: f32 = 1e-3;
 pub(super) const MIN_DERIVATIVE: f32 = 1e-3;
-pub(super) const MIN_SCALE: f32 = 1e-3;
+const MIN_SCALE: f32 = 1e-3;
 /// softplus(u + C) = 1 − min at u = 0 (see `positive_from_zero_at_one`), for each minimum.
 pub(super) fn shift_for(min: f32) -> f32 {
     ((1.0 - f64::from(min)).exp() - 1.0).ln() as f32
@@ -16,7 +16,7 @@ pub(super) fn shift_for(min: f32) -> f32 {
 /// log(1 + eˣ), stable for large |x|. `ln(1 + e)` rather than `ln_1p(e)`: 3× cheaper here, and
 /// its absolute error (< 6e-8, at e ≪ 1) is far below the floors these values sit on.
 #[inline(always)]
-pub(super) fn softplus(x: f32) -> f32 {
+fn softplus(x: f32) -> f32 {
     x.max(0.0) + ln_f32(1.0 + exp_f32(-x.abs()))
 }
 #[inline(always)]
@@ -41,7 +41,7 @@ impl TransformKind {
     pub fn forward_elem(&self, x: f32, theta: &[f32], tape: &mut [f32], log_det: bool) -> (f32, f32) {
         match *self {
             TransformKind::Affine => {
-                let s = softplus(theta[1] + shift_for(MIN_SCALE)) + MIN_SCALE;
+                let s = affine_scale(theta[1]);
                 (x * s + theta[0], if log_det { ln_f32(s) } else { 0.0 })
             }
             TransformKind::Spline { bins, tail_bound } => spline(x, theta, bins, tail_bound as f32, Pass::Forward { tape, log_det }).0,
@@ -54,8 +54,7 @@ impl TransformKind {
     pub fn backward_elem(&self, x: f32, theta: &[f32], tape: &[f32], gy: f32, gl: f32, g_theta: &mut [f32]) -> f32 {
         match *self {
             TransformKind::Affine => {
-                let a = theta[1] + shift_for(MIN_SCALE);
-                let s = softplus(a) + MIN_SCALE;
+                let (a, s) = (theta[1] + shift_for(MIN_SCALE), affine_scale(theta[1]));
                 g_theta[0] += gy;
                 g_theta[1] += (gy * x + gl / s) * sigmoid(a);
                 gy * s
@@ -114,6 +113,12 @@ fn knots_backward(g_knots: &[f32], soft: &[f32], bound: f32, g_u: &mut [f32]) {
     for m in 0..k {
         g_u[m] += soft[m] * (g_w[m] - dot);
     }
+}
+
+/// The affine transform's scale from its unconstrained parameter u (1 at u = 0, floor MIN_SCALE).
+#[inline(always)]
+pub(super) fn affine_scale(u: f32) -> f32 {
+    softplus(u + shift_for(MIN_SCALE)) + MIN_SCALE
 }
 
 /// The derivative at an interior knot from its unconstrained parameter u (`c` = `shift_for`).

@@ -1,12 +1,12 @@
-//! The transforms' forward pass on 16 elements at once, for inference (encode, log-density,
-//! validation loss). `cpu.rs` handles one element at a time, which leaves the vector units idle
+//! The transforms' forward pass on 16 elements at once, for training and inference alike.
+//! `cpu.rs` handles one element at a time, which leaves the vector units idle
 //! (a spline with K = 8 bins is a handful of short loops and gathers). Here every quantity is
 //! an array over 16 elements ("lanes") and every operation a loop over the lanes, so each is
 //! one or two vector instructions; the bin lookup is a select walk over the knots instead of a
 //! gather. The operations are those of `cpu.rs` in the same order, so the results are the same
 //! bits (tested).
 use super::TransformKind;
-use super::cpu::{MIN_BIN, MIN_DERIVATIVE, MIN_SCALE, Rq, knot_derivative, shift_for, softplus};
+use super::cpu::{MIN_BIN, MIN_DERIVATIVE, Rq, affine_scale, knot_derivative, shift_for};
 use crate::fastmath::{exp_f32, ln_f32};
 
 pub const LANES: usize = 16;
@@ -43,10 +43,9 @@ impl TransformKind {
     pub fn forward_lanes(&self, x: &Lanes, theta: &[Lanes], scratch: &mut Scratch, log_det: bool) -> (Lanes, Lanes) {
         match *self {
             TransformKind::Affine => {
-                let c = shift_for(MIN_SCALE);
                 let (mut y, mut l) = ([0.0; LANES], [0.0; LANES]);
                 for i in 0..LANES {
-                    let s = softplus(theta[1][i] + c) + MIN_SCALE;
+                    let s = affine_scale(theta[1][i]);
                     y[i] = x[i] * s + theta[0][i];
                     l[i] = if log_det { ln_f32(s) } else { 0.0 };
                 }
