@@ -5,7 +5,7 @@ use crate::metrics::{self, Scores};
 use crate::fit::{FitOptions, fit_model, labels};
 use crate::models::{Fitted, Model, ModelKind};
 use crate::nn::Activation;
-use crate::simulate::ivae::{Modulation, SourcePrior};
+use crate::simulate::ivae::{Mixing, Modulation, SourcePrior};
 use crate::simulate;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -208,6 +208,10 @@ enum SimulateCmd {
         modulation: Modulation,
         #[arg(long, value_enum, default_value = "xtanh")]
         activation: Activation,
+        /// shared: one mixing matrix in every layer, as the official dataset class generates;
+        /// fresh: a new matrix per layer.
+        #[arg(long, value_enum, default_value = "shared")]
+        mixing: Mixing,
         /// Standard deviation of Gaussian observation noise.
         #[arg(long, default_value_t = 0.0)]
         noise: f64,
@@ -438,8 +442,8 @@ fn simulate_cmd(cmd: SimulateCmd) -> Result<()> {
     let (ds, priors, out) = match cmd {
         SimulateCmd::Tmi { dim, n, out } => (simulate::tmi::simulate(dim, n, out.seed)?.0, None, out),
         SimulateCmd::Gaussian { dim, n, out } => (simulate::gaussian::simulate(dim, n, out.seed)?.dataset, None, out),
-        SimulateCmd::Ivae { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, noise, out } => {
-            let recipe = simulate::ivae::IvaeRecipe { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, noise, seed: out.seed };
+        SimulateCmd::Ivae { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, mixing, noise, out } => {
+            let recipe = simulate::ivae::IvaeRecipe { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, mixing, noise, seed: out.seed };
             let sim = simulate::ivae::simulate(&recipe)?;
             (sim.dataset, Some(sim.priors), out)
         }

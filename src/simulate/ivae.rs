@@ -1,10 +1,13 @@
-//! `simulate ivae`: the official iVAE data recipe (Khemakhem et al. 2020; THEORY §4).
-//! M segments × L points; in segment m, z_j = μ_mj + s_mj ε, ε standard normal or
-//! Laplace(0, 1/√2) (unit variance), s_mj ~ U(0.5, 3), μ_mj ~ U(−5, 5) when mean-modulated
-//! (0 otherwise). Mixing: K layers x ← A_l act(x) (no activation before the first, the last layer
-//! linear), A_l with entries U(−1, 1) and unit-norm rows (x = A z; the official code's X = S A with
-//! unit-norm columns), each resampled until its condition
-//! number is below the 25th percentile of 10⁴ random draws of that shape.
+//! `simulate ivae`: the official iVAE data recipe (Khemakhem et al. 2020, ilkhem/iVAE
+//! `data/data.py`; THEORY §4). M segments × L points; in segment m, z_j = μ_mj + s_mj ε, ε standard
+//! normal or Laplace(0, 1/√2) (unit variance), s_mj ~ U(0.5, 3), μ_mj ~ U(−5, 5) when
+//! mean-modulated (0 otherwise). Mixing: K layers x ← A act(x) (no activation before the first,
+//! the last layer linear), activation with the official slope 0.1 (`xtanh` = tanh x + 0.1 x, leaky
+//! ReLU 0.1). A has entries U(−1, 1) and unit-norm rows (x = A z; the official X = S A with
+//! unit-norm columns) and is resampled until its condition number is below the 25th percentile of
+//! 10⁴ random draws of that shape. `Mixing::Shared` (the default) is what the official dataset
+//! class generates (`repeat_linearity=True`): ONE matrix in every layer (a second, square one for
+//! the later layers when obs-dim ≠ latent-dim); `Mixing::Fresh` draws a new matrix per layer.
 use super::check_sizes;
 use crate::error::{Error, Result};
 use crate::io::Dataset;
@@ -32,6 +35,15 @@ pub enum Modulation {
     MeanVariance,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mixing {
+    /// One matrix reused in every layer, as the official dataset class does.
+    Shared,
+    /// A fresh matrix per layer (the official function's default, not what its experiments use).
+    Fresh,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IvaeRecipe {
     pub latent_dim: usize,
@@ -42,8 +54,18 @@ pub struct IvaeRecipe {
     pub prior: SourcePrior,
     pub modulation: Modulation,
     pub activation: Activation,
+    pub mixing: Mixing,
     pub noise: f64,
     pub seed: u64,
+}
+
+/// The official generator's activations, slope 0.1 (its `generate_data` default).
+fn mixing_activation(act: Activation, x: f64) -> f64 {
+    match act {
+        Activation::Lrelu => if x >= 0.0 { x } else { 0.1 * x },
+        Activation::Xtanh => x.tanh() + 0.1 * x,
+        Activation::Tanh => x.tanh(),
+    }
 }
 
 /// Random matrix for x = M z with U(−1, 1) entries and unit-norm rows: each output is a
@@ -118,13 +140,23 @@ pub fn simulate(r: &IvaeRecipe) -> Result<IvaeData> {
         }
     }
     let mut mrng = stream(r.seed, 42);
-    let mut layers = Vec::new();
+    let mut layers: Vec<(Matrix, f64)> = Vec::new();
     let mut x = z.clone();
     for l in 0..r.mixing_layers {
-        let (a, threshold) = well_conditioned_matrix(r.obs_dim, x.cols, &mut mrng);
-        let input = if l == 0 { x.clone() } else { Matrix::new(x.rows, x.cols, x.data.iter().map(|v| r.activation.apply_f64(*v)).collect()) };
+        let (a, threshold) = match (r.mixing, layers.last()) {
+            // Shared: the first matrix again, or (obs-dim ≠ latent-dim) one square matrix drawn
+            // once for every later layer, as the official code does.
+            (Mixing::Shared, Some(prev)) if l >= 2 || x.cols == prev.0.cols => prev.clone(),
+            _ => well_conditioned_matrix(r.obs_dim, x.cols, &mut mrng),
+        };
+        let input = if l == 0 { x.clone() } else { Matrix::new(x.rows, x.cols, x.data.iter().map(|v| mixing_activation(r.activation, *v)).collect()) };
         x = super::affine_rows(&input, &a, &vec![0.0; r.obs_dim]);
-        layers.push(serde_json::json!({ "matrix": (0..a.rows).map(|i| a.row(i).to_vec()).collect::<Vec<_>>(), "condition_threshold": threshold }));
+        layers.push((a, threshold));
+    }
+    let layers: Vec<serde_json::Value> =
+        layers.iter().map(|(a, t)| serde_json::json!({ "matrix": (0..a.rows).map(|i| a.row(i).to_vec()).collect::<Vec<_>>(), "condition_threshold": t })).collect();
+    if !(r.noise >= 0.0 && r.noise.is_finite()) {
+        return Err(Error::usage(format!("--noise must be a finite standard deviation ≥ 0, got {}", r.noise)));
     }
     if r.noise > 0.0 {
         let mut nrng = stream(r.seed, 43);
@@ -135,7 +167,7 @@ pub fn simulate(r: &IvaeRecipe) -> Result<IvaeData> {
     }
     let meta = serde_json::json!({
         "recipe": "ivae",
-        "description": "official iVAE recipe: per-segment scales U(0.5,3) (means U(-5,5) if mean-modulated), MLP mixing with unit-norm columns and condition-number rejection; priors.json holds the true per-segment means and variances",
+        "description": "official iVAE recipe: per-segment scales U(0.5,3) (means U(-5,5) if mean-modulated), MLP mixing with unit-norm columns and condition-number rejection (one matrix shared by every layer unless mixing = fresh), activation slope 0.1; priors.json holds the true per-segment means and variances",
         "parameters": r,
         "mixing": layers,
         "priors": priors,
