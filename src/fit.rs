@@ -52,6 +52,15 @@ pub struct FitOptions {
     pub allow_weak: bool,
     #[arg(long, default_value_t = 0.01, help_heading = "iVAE family / factor analysis")]
     pub decoder_var: f64,
+    /// Learn the decoder variance per coordinate, starting at --decoder-var.
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    pub learn_decoder_var: bool,
+    /// Do not standardise the data (the iVAE family's networks see x as given).
+    #[arg(long, help_heading = "iVAE family / factor analysis")]
+    pub no_standardize: bool,
+    /// ivae, ivae-frozen: epochs of warm start on a linear code before the ELBO (0: random start).
+    #[arg(long, default_value_t = 10, help_heading = "iVAE family / factor analysis")]
+    pub warm_start: usize,
     #[arg(long, value_enum, default_value = "lrelu", help_heading = "iVAE family / factor analysis")]
     pub activation: Activation,
     // --- networks and training
@@ -106,6 +115,9 @@ impl FitOptions {
             freeze_after: self.freeze_after,
             anchor_envs: self.anchor_envs.clone(),
             allow_weak: self.allow_weak,
+            learn_decoder_var: self.learn_decoder_var,
+            standardize: !self.no_standardize,
+            warm_start_epochs: self.warm_start,
         }
     }
     pub fn train_config(&self, seed: u64) -> TrainConfig {

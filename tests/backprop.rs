@@ -26,35 +26,43 @@ fn compare(obj: &impl Objective, params: &HostParams, rows: &[usize], what: &str
     }
 }
 
-fn vae_config(variant: Variant, activation: Activation, prior_mean: bool, anchors: Vec<EnvPrior>) -> VaeConfig {
+fn vae_config(variant: Variant, activation: Activation, prior_mean: bool, anchors: Vec<EnvPrior>, learn_decoder_var: bool) -> VaeConfig {
     let envs = if variant == Variant::Vae { vec![] } else { vec![0, 3, 7] };
-    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None }
+    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None, learn_decoder_var, standardize: None }
 }
 
 #[test]
 fn ivae_family_gradient_matches_autodiff() {
     let anchor = EnvPrior { env: 3, mean: vec![0.5, -1.0, 2.0], var: vec![2.0, 0.5, 1.5] };
+    // (variant, activation, prior means, anchors, learned decoder variance)
     let cases = [
-        (Variant::Vae, Activation::Lrelu, false, vec![]),
-        (Variant::Ivae, Activation::Xtanh, true, vec![]),
-        (Variant::Ivae, Activation::Tanh, false, vec![]),
-        (Variant::IvaeFrozen, Activation::Xtanh, true, vec![anchor]),
+        (Variant::Vae, Activation::Lrelu, false, vec![], false),
+        (Variant::Ivae, Activation::Xtanh, true, vec![], false),
+        (Variant::Ivae, Activation::Tanh, false, vec![], false),
+        (Variant::IvaeFrozen, Activation::Xtanh, true, vec![anchor.clone()], false),
+        (Variant::Vae, Activation::Xtanh, false, vec![], true),
+        (Variant::IvaeFrozen, Activation::Lrelu, true, vec![anchor], true),
     ];
     let n = 37;
     let x = standard_normal(n, 4, &mut stream(1, 1));
-    for (variant, act, prior_mean, anchors) in cases {
-        let mut vae = Vae::new(vae_config(variant, act, prior_mean, anchors), &mut stream(2, 0));
+    for (variant, act, prior_mean, anchors, learn_var) in cases {
+        let mut vae = Vae::new(vae_config(variant, act, prior_mean, anchors, learn_var), &mut stream(2, 0));
         // Random prior tables so the KL term is not trivial.
         for (k, name) in ["prior.mean", "prior.logvar"].iter().enumerate() {
             if let Some(i) = vae.params.names.iter().position(|n| n == name) {
                 vae.params.values[i] = tensor::from_matrix(&standard_normal(3, 3, &mut stream(3, k as u64)), DType::F32);
             }
         }
+        if let Some(i) = vae.params.names.iter().position(|n| n == "decoder.logvar") {
+            // Around log 0.05, one coordinate below the floor (zero gradient there).
+            let lv = Matrix::new(1, 4, vec![-3.0, -2.5, -3.4, -20.0]);
+            vae.params.values[i] = tensor::from_matrix(&lv, DType::F32);
+        }
         let labels: Vec<i64> = (0..n).map(|i| [0, 3, 7][i % 3]).collect();
         let onehot = if variant == Variant::Vae { Matrix::zeros(n, 0) } else { vae.one_hot(&labels, std::path::Path::new("u")).unwrap() };
         let obj = NegElbo { vae: &vae, x: &x, onehot: &onehot };
         let rows: Vec<usize> = (0..n).rev().step_by(2).collect();
-        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean}"));
+        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean} learned variance={learn_var}"));
         // Inference: the f32 hand-written encoder against the f64 tensor path.
         let exact = Vae::from_parts(vae.config.clone(), vae.params.cast(DType::F64));
         for seed in [None, Some(9)] {
@@ -95,5 +103,21 @@ fn flow_gradients_match_autodiff_for_both_orderings_and_transforms() {
             let rows: Vec<usize> = (0..n).collect();
             compare(&obj, &HostParams::from_tensors(&flow.params.values), &rows, &format!("triangular={triangular} {transform:?}"));
         }
+    }
+}
+
+#[test]
+fn warm_start_gradient_matches_autodiff() {
+    use strongid::ivae::warm::WarmStart;
+    for variant in [Variant::Ivae, Variant::IvaeFrozen] {
+        let anchors = if variant == Variant::IvaeFrozen { vec![EnvPrior { env: 7, mean: vec![0.5, -1.0, 2.0], var: vec![2.0, 0.5, 1.5] }] } else { vec![] };
+        let vae = Vae::new(vae_config(variant, Activation::Xtanh, true, anchors, false), &mut stream(4, 0));
+        let n = 29;
+        let x = standard_normal(n, 4, &mut stream(5, 1));
+        let code = standard_normal(n, 3, &mut stream(5, 2));
+        let env: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let obj = WarmStart { vae: &vae, x: &x, env: &env, code: &code, log_v0: vec![-2.0, -3.0, -1.5] };
+        let rows: Vec<usize> = (0..n).step_by(2).collect();
+        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("warm start {variant:?}"));
     }
 }

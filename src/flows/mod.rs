@@ -48,6 +48,14 @@ impl Standardize {
         }
         Standardize { mean, sd }
     }
+    /// (x − mean) / sd, row by row.
+    pub fn apply(&self, x: &Matrix) -> Matrix {
+        Matrix::from_fn(x.rows, x.cols, |i, j| (x.get(i, j) - self.mean[j]) / self.sd[j])
+    }
+    /// mean + sd · x: back to data units.
+    pub fn invert(&self, x: &Matrix) -> Matrix {
+        Matrix::from_fn(x.rows, x.cols, |i, j| self.mean[j] + self.sd[j] * x.get(i, j))
+    }
     pub fn identity(dim: usize) -> Standardize {
         Standardize { mean: vec![0.0; dim], sd: vec![1.0; dim] }
     }

@@ -88,19 +88,34 @@ impl Vae {
         }
         // Decoder and the reconstruction term.
         let (xhat, dec_tape) = self.decoder.forward_cpu(&p.values[ne..ne + nd], z, n);
-        let s2 = self.config.decoder_var as f32;
-        let mut rec = 0.0f64;
+        // −log N(x; f(z), diag s²) with s² fixed or learned (floored: no gradient below the floor).
+        let floor = crate::ivae::MIN_DECODER_VAR.ln() as f32;
+        let log_s2: Vec<f32> = match self.config.decoder_logvar_index() {
+            Some(k) => p.values[k].iter().map(|&v| v.max(floor)).collect(),
+            None => vec![self.config.decoder_var.ln() as f32; dx],
+        };
+        let inv_s2: Vec<f32> = log_s2.iter().map(|&v| (-v).exp()).collect();
+        let mut sq = vec![0.0f64; dx];
         let mut d_xhat = vec![0.0f32; n * dx];
-        for k in 0..n * dx {
-            let r = xhat[k] - x[k];
-            rec += f64::from(r * r);
-            d_xhat[k] = r / s2 * inv_n;
+        for i in 0..n {
+            for k in 0..dx {
+                let r = xhat[i * dx + k] - x[i * dx + k];
+                sq[k] += f64::from(r * r);
+                d_xhat[i * dx + k] = r * inv_s2[k] * inv_n;
+            }
         }
-        let rec = rec / (2.0 * self.config.decoder_var) + n as f64 * 0.5 * dx as f64 * (2.0 * std::f64::consts::PI * self.config.decoder_var).ln();
+        let ln_2pi = (2.0 * std::f64::consts::PI).ln();
+        let rec: f64 = (0..dx).map(|k| 0.5 * (sq[k] * f64::from(inv_s2[k]) + n as f64 * (f64::from(log_s2[k]) + ln_2pi))).sum();
         if !want_grad {
             return ((rec + kl) / n as f64, Vec::new());
         }
         let mut grads = p.zeros_like();
+        if let Some(k) = self.config.decoder_logvar_index() {
+            // ∂/∂log s²_k of the mean: ½ (1 − mean_i r²_ik / s²_k), zero where the floor binds.
+            for (j, g) in grads[k].iter_mut().enumerate() {
+                *g = if p.values[k][j] < floor { 0.0 } else { 0.5 * (1.0 - (sq[j] / n as f64) as f32 * inv_s2[j]) };
+            }
+        }
         let dz = self.decoder.backward_cpu(&p.values[ne..ne + nd], dec_tape, d_xhat, &mut grads[ne..ne + nd], true).expect("dz requested");
         // z = m + exp(½ log v) ε: ∂z/∂m = 1, ∂z/∂log v = ½ √v ε.
         for i in 0..n {

@@ -29,6 +29,13 @@ pub struct VaeOptions {
     pub anchor_envs: Option<Vec<i64>>,
     /// Train even if the anchor condition fails (the model is then only weakly identifiable).
     pub allow_weak: bool,
+    /// Learn the decoder variance (starting at `decoder_var`).
+    pub learn_decoder_var: bool,
+    /// Standardise x per coordinate (constants from the training rows, stored in the model).
+    pub standardize: bool,
+    /// Epochs of warm start on the linear code (`init::linear_code`) before the ELBO; 0 = start
+    /// from the random initialisation. Not used by `vae`.
+    pub warm_start_epochs: usize,
 }
 
 /// The training objective: mean negative ELBO of rows of `x` with one-hot labels `onehot`.
@@ -137,6 +144,18 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
         prior_mean: opts.prior_mean || frozen,
         anchors: Vec::new(),
         anchor_check: None,
+        learn_decoder_var: opts.learn_decoder_var,
+        standardize: None,
+    };
+    let standardized;
+    let x = if opts.standardize {
+        let (train_rows, _) = train::split_rows(x.rows, train_cfg.val_fraction, train_cfg.split_seed)?;
+        let s = crate::flows::Standardize::fit(&x.select_rows(&train_rows));
+        standardized = s.apply(x);
+        config.standardize = Some(s);
+        &standardized
+    } else {
+        x
     };
     if let (true, Some(path)) = (frozen, &opts.anchors) {
         let (anchors, check) = checked_anchors(priors::read_anchors(path)?, path, &envs, opts.latent_dim, opts.allow_weak)?;
@@ -148,6 +167,11 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
     if let Some(u) = u {
         onehot = vae.one_hot(u, u_path)?;
     }
+    let mut first_start = train::Start::Fresh;
+    if opts.warm_start_epochs > 0 && opts.variant != Variant::Vae {
+        warm_start(&mut vae, x, u.expect("labels checked"), opts.warm_start_epochs, train_cfg)?;
+        first_start = train::Start::Continuation;
+    }
     let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo { vae, x, onehot: &onehot }, vae.params.values.clone(), cfg, show_progress, start);
     match (frozen, opts.freeze_after) {
         (true, Some(warmup)) => {
@@ -156,7 +180,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
             }
             // Stage 1: a plain mean-variance iVAE, every prior learned.
             let stage1 = TrainConfig { epochs: warmup, patience: usize::MAX, ..train_cfg.clone() };
-            let (values, first) = run(&vae, &stage1, train::Start::Fresh)?;
+            let (values, first) = run(&vae, &stage1, first_start)?;
             vae.params.values = values;
             let wanted = opts.anchor_envs.clone().unwrap_or_else(|| envs.clone());
             let learned = vae.env_priors();
@@ -174,9 +198,38 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
             Ok((vae, merge(first, second)))
         }
         _ => {
-            let (values, report) = run(&vae, train_cfg, train::Start::Fresh)?;
+            let (values, report) = run(&vae, train_cfg, first_start)?;
             vae.params.values = values;
             Ok((vae, report))
         }
     }
+}
+
+/// Start the networks at the linear code of `init` (the prior tables of learned environments at
+/// its per-environment moments) by `epochs` epochs of regression (`warm::WarmStart`).
+fn warm_start(vae: &mut Vae, x: &Matrix, u: &[i64], epochs: usize, train_cfg: &TrainConfig) -> Result<()> {
+    let config = &vae.config;
+    let (m, d) = (config.n_envs(), config.latent_dim);
+    let env: Vec<usize> = u.iter().map(|l| config.envs.binary_search(l).expect("labels are the envs")).collect();
+    let anchors: Vec<(usize, &EnvPrior)> = config.anchors.iter().map(|a| (config.envs.binary_search(&a.env).expect("anchors checked"), a)).collect();
+    let code = super::init::linear_code(x, &env, m, d, &anchors);
+    let (mean, var) = super::init::env_mean_var(&code, &env, m);
+    let e = vae.encoder.n_tensors() + vae.decoder.n_tensors();
+    if config.prior_mean {
+        vae.params.values[e] = tensor::from_matrix(&mean, DType::F32);
+    }
+    vae.params.values[e + 1] = tensor::from_matrix(&Matrix::from_fn(m, d, |i, j| var.get(i, j).ln()), DType::F32);
+    let log_v0 = (0..d)
+        .map(|j| {
+            let col = code.col(j);
+            let mean = col.iter().sum::<f64>() / col.len() as f64;
+            let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / col.len() as f64;
+            (0.01 * var.max(1e-6)).ln()
+        })
+        .collect();
+    let obj = super::warm::WarmStart { vae, x, env: &env, code: &code, log_v0 };
+    let cfg = TrainConfig { epochs, patience: usize::MAX, ..train_cfg.clone() };
+    let (values, _) = train::fit_from(&obj, vae.params.values.clone(), &cfg, false, train::Start::Continuation)?;
+    vae.params.values = values;
+    Ok(())
 }

@@ -10,8 +10,11 @@
 //! reparameterisation trick (the Gaussian KL in closed form).
 mod backprop;
 pub mod fit;
+pub mod init;
+pub mod warm;
 
 use crate::error::{Error, Result};
+use crate::flows::Standardize;
 use crate::matrix::Matrix;
 use crate::nn::{Activation, Mlp, ParamSet};
 use crate::priors::{AnchorCheck, EnvPrior};
@@ -45,7 +48,19 @@ pub struct VaeConfig {
     pub anchors: Vec<EnvPrior>,
     /// The Thm 4.5 check of the anchors, as computed before training.
     pub anchor_check: Option<AnchorCheck>,
+    /// Learn the decoder's per-coordinate observation variance (maximum likelihood, starting at
+    /// `decoder_var`, floored at `MIN_DECODER_VAR`) instead of fixing it.
+    #[serde(default)]
+    pub learn_decoder_var: bool,
+    /// x' = (x − mean) / sd before the encoder, undone after the decoder (`None` in files written
+    /// before models standardised their input: the identity).
+    #[serde(default)]
+    pub standardize: Option<Standardize>,
 }
+
+/// Floor of a learned decoder variance (standardised units): noiseless data would otherwise
+/// drive it to 0 and the ELBO to +∞.
+pub const MIN_DECODER_VAR: f64 = 1e-6;
 
 impl VaeConfig {
     fn n_envs(&self) -> usize {
@@ -53,6 +68,11 @@ impl VaeConfig {
     }
     fn has_prior_table(&self) -> bool {
         self.variant != Variant::Vae
+    }
+    /// Index of the learned decoder log-variance (1 × D) among the parameters.
+    fn decoder_logvar_index(&self) -> Option<usize> {
+        let (e, d) = (self.encoder().n_tensors(), self.decoder().n_tensors());
+        self.learn_decoder_var.then(|| e + d + if self.has_prior_table() { 2 } else { 0 })
     }
     fn encoder(&self) -> Mlp {
         let mut sizes = vec![self.obs_dim + self.n_envs()];
@@ -115,6 +135,9 @@ impl Vae {
             let zeros = Matrix::zeros(config.n_envs(), config.latent_dim);
             params.push("prior.mean", &zeros);
             params.push("prior.logvar", &zeros);
+        }
+        if config.learn_decoder_var {
+            params.push("decoder.logvar", &Matrix::from_fn(1, config.obs_dim, |_, _| config.decoder_var.ln()));
         }
         let frozen = frozen_tables(&config);
         Vae { config, params, encoder, decoder, frozen }
@@ -205,9 +228,21 @@ impl Vae {
         let q = self.posterior(p, x.clone(), onehot.clone());
         let prior = self.prior(p, onehot, n, &x);
         let z = q.mean.clone().add(q.var.clone().sqrt().mul(eps));
-        let s2 = self.config.decoder_var;
-        let dx = self.config.obs_dim as f64;
-        let rec = self.decode(p, z).sub(x).square().sum_dim(1).div_scalar(2.0 * s2).add_scalar(0.5 * dx * (2.0 * std::f64::consts::PI * s2).ln());
+        let dx = self.config.obs_dim;
+        // −log N(x; f(z), diag s²), s² fixed or learned per coordinate (floored).
+        let log_s2 = match self.config.decoder_logvar_index() {
+            Some(k) => p[k].clone().clamp_min(MIN_DECODER_VAR.ln()),
+            None => tensor::full_like(&x, [1, dx], self.config.decoder_var.ln()),
+        };
+        let rec = self
+            .decode(p, z)
+            .sub(x)
+            .square()
+            .div(log_s2.clone().exp())
+            .add(log_s2)
+            .add_scalar((2.0 * std::f64::consts::PI).ln())
+            .sum_dim(1)
+            .mul_scalar(0.5);
         // KL(N(m_q, v_q) ‖ N(m_p, v_p)) = ½ Σ [log v_p − log v_q + (v_q + (m_q − m_p)²)/v_p − 1].
         let kl = prior.var.clone().log().sub(q.var.clone().log())
             .add(q.var.add(q.mean.sub(prior.mean).square()).div(prior.var))
@@ -224,6 +259,14 @@ impl Vae {
     /// Posterior mean for each row, or a posterior sample drawing from `sample` (row after row,
     /// so chunked calls sharing one stream give the same draws as one call).
     pub fn encode(&self, x: &Matrix, onehot: &Matrix, sample: Option<&mut rand_chacha::ChaCha8Rng>) -> Matrix {
+        let standardized;
+        let x = match &self.config.standardize {
+            Some(s) => {
+                standardized = s.apply(x);
+                &standardized
+            }
+            None => x,
+        };
         let (mean, var) = if self.dtype() == DType::F32 {
             self.posterior_cpu(x, onehot, sample.is_some())
         } else {
@@ -249,11 +292,22 @@ impl Vae {
         let z = prior.mean.add(prior.var.sqrt().mul(eps));
         let mut x = tensor::to_matrix(self.decode(&self.params.values, z));
         let noise = crate::simulate::standard_normal(n, self.config.obs_dim, &mut crate::train::stream(seed, 32));
-        let sd = self.config.decoder_var.sqrt();
-        for (v, e) in x.data.iter_mut().zip(&noise.data) {
-            *v += sd * e;
+        let var = self.decoder_var();
+        for (i, (v, e)) in x.data.iter_mut().zip(&noise.data).enumerate() {
+            *v += var[i % self.config.obs_dim].sqrt() * e;
         }
-        x
+        match &self.config.standardize {
+            Some(s) => s.invert(&x),
+            None => x,
+        }
+    }
+
+    /// The decoder's observation variance per coordinate (standardised units).
+    pub fn decoder_var(&self) -> Vec<f64> {
+        match self.config.decoder_logvar_index() {
+            Some(k) => tensor::to_vec(self.params.values[k].clone()).iter().map(|lv| lv.exp().max(MIN_DECODER_VAR)).collect(),
+            None => vec![self.config.decoder_var; self.config.obs_dim],
+        }
     }
 
     /// The current prior of every environment (anchors at their frozen values).
