@@ -23,6 +23,7 @@ pub mod plot;
 pub mod priors;
 pub mod probe;
 pub mod simulate;
+pub mod standardize;
 pub mod tensor;
 pub mod theory;
 pub mod train;

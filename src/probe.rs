@@ -90,7 +90,7 @@ pub fn knn_r2(input: &Matrix, target: &Matrix, seed: u64) -> f64 {
     let n_fit = idx.len() * 2 / 3;
     let (fit, test) = idx.split_at(n_fit);
     // `agreement` has already refused constant columns, so every sd is positive.
-    let sd = crate::flows::Standardize::fit(input).sd;
+    let sd = crate::standardize::Standardize::fit(input).sd;
     let k = 10.min(fit.len());
     let mut sse = vec![0.0; target.cols];
     let mut tss = vec![0.0; target.cols];

@@ -47,8 +47,7 @@ pub fn fit(config: FlowConfig, x: &Matrix, train_cfg: &TrainConfig, show_progres
             return Err(Error::usage("a spline needs at least 2 bins and a positive tail bound"));
         }
     }
-    let (train_rows, _) = train::split_rows(x.rows, train_cfg.val_fraction, train_cfg.split_seed)?;
-    let standardize = Standardize::fit(&x.select_rows(&train_rows));
+    let standardize = Standardize::fit_training_rows(x, train_cfg)?;
     let mut flow = Flow::new(config, standardize, &mut train::stream(train_cfg.seed, train::STREAM_INIT));
     let (best, report) = train::fit(&FlowNll { flow: &flow, x }, flow.params.values.clone(), train_cfg, show_progress)?;
     flow.params.values = best;

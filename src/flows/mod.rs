@@ -7,6 +7,7 @@ mod backprop;
 pub mod fit;
 
 use crate::matrix::Matrix;
+pub use crate::standardize::Standardize;
 use crate::nn::{Made, ParamSet};
 use crate::tensor::{self, DType, Tensor};
 use crate::transforms::TransformKind;
@@ -25,47 +26,6 @@ pub struct FlowConfig {
     pub transform: TransformKind,
     /// true: one fixed ordering (TMI, `tmi-flow`); false: reverse between steps (`flow`).
     pub triangular: bool,
-}
-
-/// Per-coordinate standardisation x' = (x − mean) / sd, fitted on the training data. A
-/// diagonal positive affine map is itself TMI, so it keeps the encoder triangular.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Standardize {
-    pub mean: Vec<f64>,
-    pub sd: Vec<f64>,
-}
-
-impl Standardize {
-    pub fn fit(x: &Matrix) -> Standardize {
-        let n = x.rows as f64;
-        let mut mean = vec![0.0; x.cols];
-        let mut sd = vec![0.0; x.cols];
-        for j in 0..x.cols {
-            let col = x.col(j);
-            mean[j] = col.iter().sum::<f64>() / n;
-            let var = col.iter().map(|v| (v - mean[j]).powi(2)).sum::<f64>() / n;
-            sd[j] = if var > 0.0 { var.sqrt() } else { 1.0 };
-        }
-        Standardize { mean, sd }
-    }
-    /// (x − mean) / sd, row by row.
-    pub fn apply(&self, x: &Matrix) -> Matrix {
-        Matrix::from_fn(x.rows, x.cols, |i, j| (x.get(i, j) - self.mean[j]) / self.sd[j])
-    }
-    /// mean + sd · x: back to data units.
-    pub fn invert(&self, x: &Matrix) -> Matrix {
-        Matrix::from_fn(x.rows, x.cols, |i, j| self.mean[j] + self.sd[j] * x.get(i, j))
-    }
-    pub fn identity(dim: usize) -> Standardize {
-        Standardize { mean: vec![0.0; dim], sd: vec![1.0; dim] }
-    }
-    fn tensors(&self, like: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let d = self.mean.len();
-        (tensor::from_f64(&self.mean, [1, d], like.dtype()), tensor::from_f64(&self.sd, [1, d], like.dtype()))
-    }
-    fn log_det(&self) -> f64 {
-        -self.sd.iter().map(|s| s.ln()).sum::<f64>()
-    }
 }
 
 #[derive(Clone, Debug)]

@@ -149,8 +149,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
     };
     let standardized;
     let x = if opts.standardize {
-        let (train_rows, _) = train::split_rows(x.rows, train_cfg.val_fraction, train_cfg.split_seed)?;
-        let s = crate::flows::Standardize::fit(&x.select_rows(&train_rows));
+        let s = crate::standardize::Standardize::fit_training_rows(x, train_cfg)?;
         standardized = s.apply(x);
         config.standardize = Some(s);
         &standardized

@@ -129,11 +129,10 @@ fn align_to_anchor_means(y: &Matrix, means: &[DVector<f64>], anchors: &[(usize, 
 /// iVAE's indeterminacy allows).
 pub fn linear_code(x: &Matrix, env: &[usize], n_envs: usize, d: usize, anchors: &[(usize, &EnvPrior)]) -> Matrix {
     let y = whiten(x, d);
-    let (means, _) = env_moments(&y, env, n_envs.max(1));
+    let (means, covs) = env_moments(&y, env, n_envs.max(1));
     if let Some(code) = align_to_anchor_means(&y, &means, anchors) {
         return code;
     }
-    let (_, covs) = env_moments(&y, env, n_envs.max(1));
     let v = joint_diagonalize(&covs);
     Matrix::from_nalgebra(&(y.to_nalgebra() * v))
 }

@@ -14,7 +14,7 @@ pub mod init;
 pub mod warm;
 
 use crate::error::{Error, Result};
-use crate::flows::Standardize;
+use crate::standardize::Standardize;
 use crate::matrix::Matrix;
 use crate::nn::{Activation, Mlp, ParamSet};
 use crate::priors::{AnchorCheck, EnvPrior};

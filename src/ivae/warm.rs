@@ -13,7 +13,7 @@ pub struct WarmStart<'a> {
     pub vae: &'a Vae,
     /// Standardised observations, n × D.
     pub x: &'a Matrix,
-    /// One-hot index of each row's environment (ignored for `vae`).
+    /// One-hot index of each row's environment.
     pub env: &'a [usize],
     /// The target code, n × d.
     pub code: &'a Matrix,
@@ -24,7 +24,7 @@ pub struct WarmStart<'a> {
 impl WarmStart<'_> {
     fn rows(&self, rows: &[usize]) -> (Vec<f32>, Vec<usize>, Vec<f32>) {
         let x = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
-        let env = rows.iter().map(|&r| self.env.get(r).copied().unwrap_or(0)).collect();
+        let env = rows.iter().map(|&r| self.env[r]).collect();
         let t = rows.iter().flat_map(|&r| self.code.row(r).iter().map(|&v| v as f32)).collect();
         (x, env, t)
     }
