@@ -152,7 +152,7 @@ pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i
             (Fitted::Fa(fa), report)
         }
     };
-    Ok(Model { kind, fitted, train, report })
+    Ok(Model { kind, fitted, train, report, certificate: None })
 }
 
 /// Environment labels: `aux` if given, else the dataset's u.npy; with the path to name in errors.

@@ -3,6 +3,7 @@
 //! Layout mirrors the paper: `flows` + `transforms` (Thm 5.1, TMI generators), `metrics`
 //! (alignment levels of the indeterminacy set), `simulate` (data recipes), `io`, `nn`/`tensor`
 //! (the thin layer over burn), `train` (the shared loop), `models` (saved, self-describing fits).
+pub mod certificate;
 pub mod cli;
 pub mod demo;
 pub mod error;

@@ -23,6 +23,9 @@ pub struct Header {
     pub config: serde_json::Value,
     /// What the fit did: epochs, losses, time, data shape.
     pub training: serde_json::Value,
+    /// The fit-time certificate (`certificate::Certificate`) of a fit with several restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<serde_json::Value>,
     /// FNV-1a of the tensors, filled in by `save`. It lives inside the one metadata entry
     /// because safetensors writes a metadata map in hash order: one key keeps files byte-stable.
     #[serde(default)]
@@ -38,6 +41,7 @@ impl Header {
             kind: kind.into(),
             config,
             training,
+            certificate: None,
             checksum: String::new(),
         }
     }

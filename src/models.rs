@@ -1,5 +1,6 @@
 //! Fitted models as values: what every kind can do (encode, sample, log-density), how it is
 //! fitted from the CLI's options, and how it is saved and loaded. The CLI only talks to this.
+use crate::certificate::Certificate;
 use crate::error::{Error, Result};
 use crate::fa::FactorAnalysis;
 use crate::flows::{Flow, FlowConfig, Standardize};
@@ -77,6 +78,8 @@ pub struct Model {
     pub fitted: Fitted,
     pub train: TrainConfig,
     pub report: TrainReport,
+    /// Agreement of the best two restarts (`certificate`), when more than one was fitted.
+    pub certificate: Option<Certificate>,
 }
 
 impl Model {
@@ -194,11 +197,12 @@ impl Model {
             Fitted::Vae(v) => FileConfig::Vae { vae: v.config.clone(), train },
             Fitted::Fa(fa) => FileConfig::Fa { fa: fa.clone(), train },
         };
-        let header = Header::new(
+        let mut header = Header::new(
             self.kind.name(),
             serde_json::to_value(&config).expect("config serializes"),
             serde_json::to_value(&self.report).expect("report serializes"),
         );
+        header.certificate = self.certificate.as_ref().map(|c| serde_json::to_value(c).expect("certificate serializes"));
         model_file::save(path, &header, &self.tensors())
     }
 
@@ -225,7 +229,11 @@ impl Model {
         if let Some(extra) = tensors.keys().next() {
             return Err(bad(format!("unexpected tensor {extra}")));
         }
-        Ok(Model { kind, fitted, train, report })
+        let certificate = match header.certificate {
+            Some(c) => Some(serde_json::from_value(c).map_err(|e| bad(format!("invalid certificate: {e}")))?),
+            None => None,
+        };
+        Ok(Model { kind, fitted, train, report, certificate })
     }
 }
 

@@ -11,11 +11,11 @@ use crate::matrix::Matrix;
 use crate::metrics;
 use crate::models::{Fitted, Model, ModelKind};
 use crate::theory::sets::Indeterminacy;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Alignment classes, smallest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Class {
     StronglyIdentifiable,
@@ -147,6 +147,11 @@ pub fn fit_parallel(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<
     // Restarts are rayon tasks: with as many restarts as threads each thread runs its own fit,
     // and a fit's batch halves (`train::data_parallel`) then stay on that thread; idle threads
     // steal halves. Results do not depend on the thread count.
+    fit_parallel_each(kind, opts, ds, u, u_path, seeds).into_iter().collect()
+}
+
+/// `fit_parallel`, keeping each restart's own result (a failed restart does not hide the others).
+pub fn fit_parallel_each(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seeds: &[u64]) -> Vec<Result<Model>> {
     use rayon::prelude::*;
     let quiet = FitOptions { quiet: true, ..opts.clone() };
     seeds.par_iter().map(|&seed| fit_model(kind, &quiet, ds, u, u_path, seed)).collect()

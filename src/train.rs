@@ -143,6 +143,8 @@ const STREAM_SPLIT: u64 = 2;
 const STREAM_SHUFFLE: u64 = 3;
 pub const STREAM_NOISE: u64 = 4;
 const STREAM_VAL_NOISE: u64 = 5;
+/// The bootstrap resample of the iVAE family's warm start (`ivae::init::linear_code`).
+pub const STREAM_WARM: u64 = 6;
 
 /// Seeded split of row indices into (train, validation).
 pub fn split_rows(n: usize, val_fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {

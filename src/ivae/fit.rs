@@ -204,14 +204,35 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
     }
 }
 
+/// Environment index of each label, and the anchors with their environments' indices.
+fn env_indices<'a>(config: &'a VaeConfig, u: &[i64]) -> (Vec<usize>, Vec<(usize, &'a EnvPrior)>) {
+    let env = u.iter().map(|l| config.envs.binary_search(l).expect("labels are the envs")).collect();
+    let anchors = config.anchors.iter().map(|a| (config.envs.binary_search(&a.env).expect("anchors checked"), a)).collect();
+    (env, anchors)
+}
+
+/// Bootstrap resamples of the anchor stability check (`init::anchor_stability`).
+pub const STABILITY_RESAMPLES: usize = 20;
+
+/// `init::anchor_stability` for a fitted model on its training data (x as given, labels u
+/// checked against the model's environments), with the model's own standardisation.
+pub fn anchor_stability(vae: &Vae, x: &Matrix, u: &[i64], threshold: f64, seed: u64) -> Option<(usize, usize)> {
+    let config = &vae.config;
+    if config.anchors.is_empty() || u.len() != x.rows || u.iter().any(|l| config.envs.binary_search(l).is_err()) {
+        return None;
+    }
+    let x = config.standardize.as_ref().map_or_else(|| x.clone(), |s| s.apply(x));
+    let (env, anchors) = env_indices(config, u);
+    super::init::anchor_stability(&x, &env, config.n_envs(), config.latent_dim, &anchors, STABILITY_RESAMPLES, threshold, &mut train::stream(seed, train::STREAM_WARM))
+}
+
 /// Start the networks at the linear code of `init` (the prior tables of learned environments at
 /// its per-environment moments) by `epochs` epochs of regression (`warm::WarmStart`).
 fn warm_start(vae: &mut Vae, x: &Matrix, u: &[i64], epochs: usize, train_cfg: &TrainConfig) -> Result<()> {
     let config = &vae.config;
     let (m, d) = (config.n_envs(), config.latent_dim);
-    let env: Vec<usize> = u.iter().map(|l| config.envs.binary_search(l).expect("labels are the envs")).collect();
-    let anchors: Vec<(usize, &EnvPrior)> = config.anchors.iter().map(|a| (config.envs.binary_search(&a.env).expect("anchors checked"), a)).collect();
-    let code = super::init::linear_code(x, &env, m, d, &anchors);
+    let (env, anchors) = env_indices(config, u);
+    let code = super::init::linear_code(x, &env, m, d, &anchors, Some(&mut train::stream(train_cfg.seed, train::STREAM_WARM)));
     let (mean, var) = super::init::env_mean_var(&code, &env, m);
     let e = vae.encoder.n_tensors() + vae.decoder.n_tensors();
     if config.prior_mean {

@@ -1,0 +1,177 @@
+//! The fit-time certificate: fit several restarts, keep the best by validation loss, and check
+//! that the best two agree at the level the theory catalogue predicts for the fitted model (the
+//! identity for a strongly identifiable one, permutation and sign or affine maps for weaker
+//! ones). Two restarts that explain the data equally well but give codes further apart than the
+//! indeterminacy set allows mean an optimum was missed: the code may be wrong, and we say so.
+use crate::error::{Error, Result};
+use crate::fit::{FitOptions, fit_model};
+use crate::io::Dataset;
+use crate::models::{Fitted, Model, ModelKind};
+use crate::probe::{self, Class};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Agreement needed between the best two restarts (the probe's default threshold).
+pub const THRESHOLD: f64 = 0.95;
+
+/// Restarts `fit` runs when not told: the iVAE variants' ELBO has poor local optima, so they
+/// get a second fit that certifies the first (two run side by side on two cores); flows and
+/// factor analysis fit right the first time and keep one.
+pub fn default_restarts(kind: ModelKind) -> usize {
+    match kind {
+        ModelKind::Ivae | ModelKind::IvaeFrozen => 2,
+        _ => 1,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// Every restart's seed and best validation loss (None: the restart failed).
+    pub seeds: Vec<u64>,
+    pub validation_losses: Vec<Option<f64>>,
+    /// Seeds of the best two restarts, best first.
+    pub best_two: [u64; 2],
+    /// The class the theory catalogue allows for this model: agreement is measured at it.
+    pub level: Class,
+    /// The best two codes' agreement at `level` (1 = identical).
+    pub agreement: f64,
+    pub threshold: f64,
+    /// ivae-frozen with anchors whose means fix the linear start: how many bootstrap resamples'
+    /// linear codes agree with the full data's at the identity (`ivae::init::anchor_stability`).
+    #[serde(default)]
+    pub anchor_stability: Option<[usize; 2]>,
+    /// The restarts agree and the anchors pin the code down (every resample agrees).
+    pub agrees: bool,
+}
+
+impl Certificate {
+    pub fn message(&self) -> String {
+        let what = match self.level {
+            Class::StronglyIdentifiable => "the identity (strongly identifiable: the code must be unique)",
+            Class::UpToPermutationAndSign => "permutation and sign (the catalogue's set for this model)",
+            Class::UpToComponentwiseMaps => "component-wise maps (the catalogue's set for this model)",
+            Class::UpToAffine => "affine maps (the catalogue's set for this model)",
+            Class::NotIdentifiable => "a smooth map (the theory promises no more for this model)",
+        };
+        let head = format!("best two restarts (seeds {} and {}) agree {:.4} up to {what}", self.best_two[0], self.best_two[1], self.agreement);
+        let weak = match self.anchor_stability {
+            Some([agree, total]) if agree < total => format!(
+                "; but only {agree} of {total} bootstrap resamples of the data give the same linear code: the anchors pin the code down only weakly at this \
+                 sample size (nearly collinear means: a reflection changes the priors very little), so the code may be a reflection of the true one \
+                 (use anchors whose means are further from collinear, or more data)"
+            ),
+            _ => String::new(),
+        };
+        if self.agreement < self.threshold {
+            format!(
+                "{head}: NOT certified (< {}). Two fits that explain the data about equally well disagree by more than the theory allows: \
+                 the optimum was not found and the saved code may be wrong. Try more --restarts or --epochs{weak}",
+                self.threshold
+            )
+        } else if !weak.is_empty() {
+            format!("{head}{weak}: NOT certified")
+        } else {
+            format!("{head}: certified (≥ {})", self.threshold)
+        }
+    }
+}
+
+/// Agreement of two codes at one level (`probe::PairAgreement`'s fields).
+fn agreement_at(level: Class, pair: &probe::PairAgreement) -> f64 {
+    match level {
+        Class::StronglyIdentifiable => pair.identity,
+        Class::UpToPermutationAndSign => pair.permutation_sign,
+        Class::UpToComponentwiseMaps => pair.componentwise,
+        Class::UpToAffine => pair.affine,
+        Class::NotIdentifiable => pair.smooth,
+    }
+}
+
+/// Fit `restarts` models (seeds seed, seed+1, …; in parallel, at most one per core), keep the
+/// best by validation loss and, with two or more that succeeded, attach the certificate. A
+/// restart that fails (e.g. diverges) is recorded and skipped; if all fail, the first error is
+/// returned. One restart is a plain fit with a progress bar.
+pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, restarts: usize) -> Result<Model> {
+    if restarts == 0 {
+        return Err(Error::usage("--restarts must be at least 1"));
+    }
+    if restarts == 1 {
+        return fit_model(kind, opts, ds, u, u_path, opts.seed);
+    }
+    let seeds: Vec<u64> = (0..restarts as u64).map(|r| opts.seed + r).collect();
+    let results = probe::fit_parallel_each(kind, opts, ds, u, u_path, &seeds);
+    let validation_losses: Vec<Option<f64>> = results.iter().map(|r| r.as_ref().ok().map(|m| m.report.best_val_loss)).collect();
+    let mut ok: Vec<(u64, Model)> = Vec::new();
+    let mut first_err = None;
+    for (seed, r) in seeds.iter().zip(results) {
+        match r {
+            Ok(m) => ok.push((*seed, m)),
+            Err(e) => first_err = first_err.or(Some(e)),
+        }
+    }
+    if ok.is_empty() {
+        return Err(first_err.expect("at least one restart"));
+    }
+    // Stable sort: equal losses keep seed order, so the choice is a function of the seeds.
+    ok.sort_by(|a, b| a.1.report.best_val_loss.total_cmp(&b.1.report.best_val_loss));
+    let mut ok = ok.into_iter();
+    let (best_seed, mut best) = ok.next().expect("non-empty");
+    let Some((second_seed, second)) = ok.next() else {
+        return Ok(best); // only one restart succeeded: nothing to compare with
+    };
+    let (level, _) = probe::prediction(&best);
+    let za = best.encode(&ds.x, u, u_path, None)?;
+    let zb = second.encode(&ds.x, u, u_path, None)?;
+    // A constant code coordinate (a collapsed latent) leaves correlations undefined: no agreement.
+    let agreement = probe::agreement(0, 1, &za, &zb, opts.seed).map_or(0.0, |p| agreement_at(level, &p));
+    let anchor_stability = match (&best.fitted, u) {
+        (Fitted::Vae(v), Some(u)) => crate::ivae::fit::anchor_stability(v, &ds.x, u, THRESHOLD, best_seed).map(|(a, t)| [a, t]),
+        _ => None,
+    };
+    let stable = anchor_stability.is_none_or(|[a, t]| a == t);
+    best.certificate = Some(Certificate {
+        seeds,
+        validation_losses,
+        best_two: [best_seed, second_seed],
+        level,
+        agreement,
+        threshold: THRESHOLD,
+        anchor_stability,
+        agrees: agreement >= THRESHOLD && stable,
+    });
+    Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::Matrix;
+    use crate::simulate::standard_normal;
+    use crate::train::stream;
+
+    /// A code and its sign-flipped, permuted copy agree up to permutation and sign but not at
+    /// the identity: the level the theory predicts decides whether the pair certifies.
+    #[test]
+    fn agreement_is_measured_at_the_predicted_level() {
+        let z = standard_normal(2000, 3, &mut stream(4, 0));
+        let flipped = Matrix::from_fn(2000, 3, |i, j| -z.get(i, (j + 1) % 3));
+        let pair = probe::agreement(0, 1, &z, &flipped, 0).unwrap();
+        assert!(agreement_at(Class::StronglyIdentifiable, &pair) < 0.0);
+        assert!(agreement_at(Class::UpToPermutationAndSign, &pair) > 0.999);
+        assert!(agreement_at(Class::UpToAffine, &pair) > 0.999);
+        let c = |level, agreement: f64| Certificate {
+            seeds: vec![0, 1],
+            validation_losses: vec![Some(1.0), Some(1.1)],
+            best_two: [0, 1],
+            level,
+            agreement,
+            threshold: THRESHOLD,
+            anchor_stability: None,
+            agrees: agreement >= THRESHOLD,
+        };
+        assert!(c(Class::StronglyIdentifiable, -0.33).message().contains("NOT certified"));
+        assert!(c(Class::UpToPermutationAndSign, 1.0).message().contains(": certified"));
+        let weak = Certificate { anchor_stability: Some([12, 20]), agrees: false, ..c(Class::StronglyIdentifiable, 0.99) };
+        assert!(weak.message().contains("only 12 of 20") && weak.message().ends_with("NOT certified"));
+    }
+}
