@@ -209,7 +209,7 @@ fn main() {
     let out = match a.workload {
         Workload::Ivae => {
             let (vae, onehot) = ivae();
-            run(&NegElbo { vae: &vae, x, onehot: &onehot }, &vae.params.values, x.rows, &a)
+            run(&NegElbo::new(&vae, x, &onehot), &vae.params.values, x.rows, &a)
         }
         Workload::Flow => {
             let flow = flow();
@@ -226,7 +226,7 @@ fn main() {
         }
         Workload::IvaeEncode => {
             let (mut vae, onehot) = ivae();
-            let trained = warm_params(&NegElbo { vae: &vae, x, onehot: &onehot }, &vae.params.values, &a);
+            let trained = warm_params(&NegElbo::new(&vae, x, &onehot), &vae.params.values, &a);
             vae.params.values = trained;
             let mut out = infer(&a, x.rows, || vae.encode(x, &onehot, None).rows);
             out["gemm_only_1t_s"] = gemm_floor(x.rows, x.cols, a.hidden, a.hidden_layers, 2 * x.cols).into();

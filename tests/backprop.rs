@@ -60,7 +60,7 @@ fn ivae_family_gradient_matches_autodiff() {
         }
         let labels: Vec<i64> = (0..n).map(|i| [0, 3, 7][i % 3]).collect();
         let onehot = if variant == Variant::Vae { Matrix::zeros(n, 0) } else { vae.one_hot(&labels, std::path::Path::new("u")).unwrap() };
-        let obj = NegElbo { vae: &vae, x: &x, onehot: &onehot };
+        let obj = NegElbo::new(&vae, &x, &onehot);
         let rows: Vec<usize> = (0..n).rev().step_by(2).collect();
         compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean} learned variance={learn_var}"));
         // Inference: the f32 hand-written encoder against the f64 tensor path.

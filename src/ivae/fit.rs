@@ -9,6 +9,7 @@ use crate::priors::{self, EnvPrior};
 use crate::tensor::{self, DType, Tensor};
 use crate::train::{self, Objective, TrainConfig, TrainReport};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
@@ -43,6 +44,15 @@ pub struct NegElbo<'a> {
     pub vae: &'a Vae,
     pub x: &'a Matrix,
     pub onehot: &'a Matrix,
+    /// Each row's environment index (the position of its 1 in `onehot`), found once.
+    env: Vec<usize>,
+}
+
+impl<'a> NegElbo<'a> {
+    pub fn new(vae: &'a Vae, x: &'a Matrix, onehot: &'a Matrix) -> Self {
+        let env = (0..onehot.rows).map(|r| onehot.row(r).iter().position(|&v| v == 1.0).unwrap_or(0)).collect();
+        NegElbo { vae, x, onehot, env }
+    }
 }
 
 impl Objective for NegElbo<'_> {
@@ -66,11 +76,14 @@ impl Objective for NegElbo<'_> {
 
 impl NegElbo<'_> {
     fn fast(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng, want_grad: bool) -> (f64, Vec<Vec<f32>>) {
-        let x: Vec<f32> = rows.iter().flat_map(|&r| self.x.row(r).iter().map(|&v| v as f32)).collect();
-        let env: Vec<usize> = rows.iter().map(|&r| self.onehot.row(r).iter().position(|&v| v == 1.0).unwrap_or(0)).collect();
-        let eps = crate::simulate::standard_normal(rows.len(), self.vae.config.latent_dim, rng);
-        let eps: Vec<f32> = eps.data.iter().map(|&v| v as f32).collect();
         let (dx, d) = (self.x.cols, self.vae.config.latent_dim);
+        let mut x: Vec<f32> = Vec::with_capacity(rows.len() * dx);
+        for &r in rows {
+            x.extend(self.x.row(r).iter().map(|&v| v as f32));
+        }
+        let env: Vec<usize> = rows.iter().map(|&r| self.env[r]).collect();
+        // The same draws as `simulate::standard_normal` (row-major f64), rounded to f32.
+        let eps: Vec<f32> = (0..rows.len() * d).map(|_| { let v: f64 = StandardNormal.sample(&mut *rng); v as f32 }).collect();
         if !want_grad {
             return self.vae.neg_elbo_grad(params, &x, &env, &eps, rows.len(), false);
         }
@@ -171,7 +184,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
         warm_start(&mut vae, x, u.expect("labels checked"), opts.warm_start_epochs, train_cfg)?;
         first_start = train::Start::Continuation;
     }
-    let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo { vae, x, onehot: &onehot }, vae.params.values.clone(), cfg, show_progress, start);
+    let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo::new(vae, x, &onehot), vae.params.values.clone(), cfg, show_progress, start);
     match (frozen, opts.freeze_after) {
         (true, Some(warmup)) => {
             if warmup == 0 || warmup >= train_cfg.epochs {
