@@ -3,7 +3,8 @@
 # the true priors on `simulate ivae --modulation mean-variance` (the official recipe, d = x = 5,
 # 40 segments × 1000) for data seeds SEEDS (default 11 12 13: not the targets' seeds 1-10), and
 # one variance-only `fit ivae` on `simulate ivae --modulation variance` with the same seeds.
-# One fit per case (--restarts 1, seed 0), every seed reported; THREADS threads (default 1, so
+# One fit per case (--restarts 1, seed 0), every seed reported; rows measured before the default
+# posterior became full carry --posterior diagonal in their options; THREADS threads (default 1, so
 # two ablations can share 2 cores). Appends to bench/ivae_ablation_results.jsonl.
 #   bench/ivae_ablation.sh LABEL [FIT OPTIONS...]
 set -euo pipefail
@@ -34,3 +35,15 @@ for s in $SEEDS; do
     echo "{\"label\":\"$LABEL\",\"options\":\"${EXTRA[*]}\",\"data\":\"$mod$s\",\"metric\":\"$metric\",\"fit_seconds\":$secs,\"scores\":$scores}" | tee -a "$OUT"
   done
 done
+# The table of every variant measured so far (mean over seeds in brackets).
+python3 - "$OUT" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("| options | ivae-frozen strong_mcc (mean-variance) | ivae mcc (variance-only) | fit s |\n|---|---|---|---|")
+for label in dict.fromkeys(r["label"] for r in rows):
+    r = [x for x in rows if x["label"] == label]
+    mv = [x["scores"]["strong_mcc"] for x in r if x["data"].startswith("mean")]
+    va = [x["scores"]["mcc"] for x in r if x["data"].startswith("var")]
+    fmt = lambda v: " ".join(f"{x:.3f}" for x in v) + (f" ({sum(v) / len(v):.3f})" if v else "")
+    print(f"| `{r[0]['options'] or '(defaults)'}` | {fmt(mv)} | {fmt(va)} | {sum(x['fit_seconds'] for x in r) / len(r):.1f} |")
+PY

@@ -63,6 +63,10 @@ pub struct FitOptions {
     pub warm_start: usize,
     #[arg(long, value_enum, default_value = "lrelu", help_heading = "iVAE family / factor analysis")]
     pub activation: Activation,
+    /// The approximate posterior: full covariance (Cholesky factor) or diagonal (mean field, as
+    /// the official iVAE).
+    #[arg(long, value_enum, default_value = "full", help_heading = "iVAE family / factor analysis")]
+    pub posterior: crate::ivae::PosteriorKind,
     // --- networks and training
     #[arg(long, default_value_t = 64)]
     pub hidden: usize,
@@ -118,6 +122,7 @@ impl FitOptions {
             learn_decoder_var: self.learn_decoder_var,
             standardize: !self.no_standardize,
             warm_start_epochs: self.warm_start,
+            posterior: self.posterior,
         }
     }
     pub fn train_config(&self, seed: u64) -> TrainConfig {

@@ -5,7 +5,7 @@ use strongid::flows::fit::FlowNll;
 use strongid::flows::{Flow, FlowConfig, Standardize};
 use strongid::transforms::TransformKind;
 use strongid::ivae::fit::NegElbo;
-use strongid::ivae::{Vae, VaeConfig, Variant};
+use strongid::ivae::{PosteriorKind, Vae, VaeConfig, Variant};
 use strongid::nn::{Activation, HostParams};
 use strongid::priors::EnvPrior;
 use strongid::simulate::standard_normal;
@@ -26,27 +26,41 @@ fn compare(obj: &impl Objective, params: &HostParams, rows: &[usize], what: &str
     }
 }
 
-fn vae_config(variant: Variant, activation: Activation, prior_mean: bool, anchors: Vec<EnvPrior>, learn_decoder_var: bool) -> VaeConfig {
+fn vae_config(variant: Variant, activation: Activation, prior_mean: bool, anchors: Vec<EnvPrior>, learn_decoder_var: bool, posterior: PosteriorKind) -> VaeConfig {
     let envs = if variant == Variant::Vae { vec![] } else { vec![0, 3, 7] };
-    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None, learn_decoder_var, standardize: None }
+    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None, learn_decoder_var, standardize: None, posterior }
 }
 
 #[test]
 fn ivae_family_gradient_matches_autodiff() {
     let anchor = EnvPrior { env: 3, mean: vec![0.5, -1.0, 2.0], var: vec![2.0, 0.5, 1.5] };
-    // (variant, activation, prior means, anchors, learned decoder variance)
+    use PosteriorKind::{Diagonal, Full};
+    // (variant, activation, prior means, anchors, learned decoder variance, posterior)
     let cases = [
-        (Variant::Vae, Activation::Lrelu, false, vec![], false),
-        (Variant::Ivae, Activation::Xtanh, true, vec![], false),
-        (Variant::Ivae, Activation::Tanh, false, vec![], false),
-        (Variant::IvaeFrozen, Activation::Xtanh, true, vec![anchor.clone()], false),
-        (Variant::Vae, Activation::Xtanh, false, vec![], true),
-        (Variant::IvaeFrozen, Activation::Lrelu, true, vec![anchor], true),
+        (Variant::Vae, Activation::Lrelu, false, vec![], false, Diagonal),
+        (Variant::Ivae, Activation::Xtanh, true, vec![], false, Diagonal),
+        (Variant::Ivae, Activation::Tanh, false, vec![], false, Diagonal),
+        (Variant::IvaeFrozen, Activation::Xtanh, true, vec![anchor.clone()], false, Diagonal),
+        (Variant::Vae, Activation::Xtanh, false, vec![], true, Diagonal),
+        (Variant::IvaeFrozen, Activation::Lrelu, true, vec![anchor.clone()], true, Diagonal),
+        (Variant::Vae, Activation::Xtanh, false, vec![], false, Full),
+        (Variant::Ivae, Activation::Lrelu, false, vec![], true, Full),
+        (Variant::IvaeFrozen, Activation::Xtanh, true, vec![anchor], false, Full),
     ];
     let n = 37;
     let x = standard_normal(n, 4, &mut stream(1, 1));
-    for (variant, act, prior_mean, anchors, learn_var) in cases {
-        let mut vae = Vae::new(vae_config(variant, act, prior_mean, anchors, learn_var), &mut stream(2, 0));
+    for (variant, act, prior_mean, anchors, learn_var, posterior) in cases {
+        let mut vae = Vae::new(vae_config(variant, act, prior_mean, anchors, learn_var, posterior), &mut stream(2, 0));
+        if posterior == Full {
+            // Below-diagonal Cholesky entries of order 0.3, so their terms are not negligible.
+            let last = vae.params.names.iter().position(|n| n.starts_with("decoder")).unwrap() - 1;
+            let b = &mut vae.params.values[last];
+            let mut bias = tensor::to_matrix(b.clone());
+            for c in 6..9 {
+                bias.set(0, c, 0.3 * (c as f64 - 7.0) + 0.1);
+            }
+            *b = tensor::from_matrix(&bias, DType::F32);
+        }
         // Random prior tables so the KL term is not trivial.
         for (k, name) in ["prior.mean", "prior.logvar"].iter().enumerate() {
             if let Some(i) = vae.params.names.iter().position(|n| n == name) {
@@ -62,7 +76,7 @@ fn ivae_family_gradient_matches_autodiff() {
         let onehot = if variant == Variant::Vae { Matrix::zeros(n, 0) } else { vae.one_hot(&labels, std::path::Path::new("u")).unwrap() };
         let obj = NegElbo::new(&vae, &x, &onehot);
         let rows: Vec<usize> = (0..n).rev().step_by(2).collect();
-        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean} learned variance={learn_var}"));
+        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean} learned variance={learn_var} {posterior:?}"));
         // Inference: the f32 hand-written encoder against the f64 tensor path.
         let exact = Vae::from_parts(vae.config.clone(), vae.params.cast(DType::F64));
         for seed in [None, Some(9)] {
@@ -109,15 +123,15 @@ fn flow_gradients_match_autodiff_for_both_orderings_and_transforms() {
 #[test]
 fn warm_start_gradient_matches_autodiff() {
     use strongid::ivae::warm::WarmStart;
-    for variant in [Variant::Ivae, Variant::IvaeFrozen] {
+    for (variant, posterior) in [(Variant::Ivae, PosteriorKind::Diagonal), (Variant::IvaeFrozen, PosteriorKind::Diagonal), (Variant::IvaeFrozen, PosteriorKind::Full)] {
         let anchors = if variant == Variant::IvaeFrozen { vec![EnvPrior { env: 7, mean: vec![0.5, -1.0, 2.0], var: vec![2.0, 0.5, 1.5] }] } else { vec![] };
-        let vae = Vae::new(vae_config(variant, Activation::Xtanh, true, anchors, false), &mut stream(4, 0));
+        let vae = Vae::new(vae_config(variant, Activation::Xtanh, true, anchors, false, posterior), &mut stream(4, 0));
         let n = 29;
         let x = standard_normal(n, 4, &mut stream(5, 1));
         let code = standard_normal(n, 3, &mut stream(5, 2));
         let env: Vec<usize> = (0..n).map(|i| i % 3).collect();
         let obj = WarmStart { vae: &vae, x: &x, env: &env, code: &code, log_v0: vec![-2.0, -3.0, -1.5] };
         let rows: Vec<usize> = (0..n).step_by(2).collect();
-        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("warm start {variant:?}"));
+        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("warm start {variant:?} {posterior:?}"));
     }
 }

@@ -27,6 +27,7 @@ fn small_config(anchors: Vec<EnvPrior>) -> VaeConfig {
         anchor_check: None,
         learn_decoder_var: false,
         standardize: None,
+        posterior: strongid::ivae::PosteriorKind::Diagonal,
     }
 }
 
@@ -86,6 +87,7 @@ fn linear_options(anchors: &Path, allow_weak: bool) -> VaeOptions {
         learn_decoder_var: false,
         standardize: false,
         warm_start_epochs: 0,
+        posterior: strongid::ivae::PosteriorKind::Diagonal,
     }
 }
 

@@ -1,17 +1,19 @@
 //! The negative ELBO and its gradient by hand (no autodiff graph): the iVAE training hot path.
 //! Same objective as `Vae::neg_elbo` (tested against its autodiff gradient):
 //!   L = mean_i [ ‖f(z_i) − x_i‖² / (2σ²) + (D/2) log 2πσ² + KL(N(m_i, v_i) ‖ N(m_p, v_p)) ],
-//!   z_i = m_i + √v_i ε_i,  (m_i, log v_i) = g(x_i, u_i),  (m_p, log v_p) = the prior row of u_i.
+//!   z_i = m_i + L_i ε_i,  (m_i, log v_i, L_i below the diagonal) = g(x_i, u_i), L_i,jj = √v_ij,
+//!   (m_p, log v_p) = the prior row of u_i; KL with (L Lᵀ)_jj in place of v_j.
 use super::Vae;
 use crate::matrix::Matrix;
 use crate::nn::HostParams;
 
 impl Vae {
-    /// q(z | x, u) for the rows of x: (means, variances), n × d each, by the hand-written
-    /// forward pass in row chunks (inference).
-    pub fn posterior_cpu(&self, x: &Matrix, onehot: &Matrix, want_var: bool) -> (Matrix, Option<Matrix>) {
+    /// q(z | x, u) for the rows of x by the hand-written forward pass in row chunks (inference):
+    /// the means (n × d) and, when `want_spread`, the rest of the encoder's output (n × (d + d(d−1)/2):
+    /// log-variances of the diagonal, then the Cholesky factor's below-diagonal entries).
+    pub fn posterior_cpu(&self, x: &Matrix, onehot: &Matrix, want_spread: bool) -> (Matrix, Option<Matrix>) {
         const CHUNK: usize = 1024;
-        let (d, ne) = (self.config.latent_dim, self.encoder.n_tensors());
+        let (d, ne, w) = (self.config.latent_dim, self.encoder.n_tensors(), self.config.encoder_width());
         let host = HostParams::from_tensors(&self.params.values[..ne]);
         // Chunks in parallel on rayon's threads; each chunk's result is independent of the others.
         use rayon::prelude::*;
@@ -25,14 +27,14 @@ impl Vae {
                 self.encoder.infer_cpu(&host.values, xs, idx, n)
             })
             .collect();
-        // Rows of (mean, log-variance); the variance only when asked (a mean code needs none).
+        // Encoder rows; the spread only when asked (a mean code needs none).
         let row = |i: usize| {
             let (part, k) = (&parts[i / CHUNK], i % CHUNK);
-            &part[k * 2 * d..(k + 1) * 2 * d]
+            &part[k * w..(k + 1) * w]
         };
         let mean = Matrix::new(x.rows, d, (0..x.rows).flat_map(|i| row(i)[..d].iter().map(|&v| f64::from(v))).collect());
-        let var = want_var.then(|| Matrix::new(x.rows, d, (0..x.rows).flat_map(|i| row(i)[d..].iter().map(|&v| f64::from(v.exp()))).collect()));
-        (mean, var)
+        let spread = want_spread.then(|| Matrix::new(x.rows, w - d, (0..x.rows).flat_map(|i| row(i)[d..].iter().map(|&v| f64::from(v))).collect()));
+        (mean, spread)
     }
 
     /// Mean negative ELBO of n rows and, when `want_grad`, its gradient (else an empty list).
@@ -63,26 +65,45 @@ impl Vae {
                 }
             }
         }
+        let w = self.config.encoder_width();
         let mut z = vec![0.0f32; n * d];
         let mut kl = 0.0f64;
-        let mut d_enc = vec![0.0f32; n * 2 * d];
+        let mut d_enc = vec![0.0f32; n * w];
         let (mut g_pm, mut g_plv) = (vec![0.0f32; m_envs * d], vec![0.0f32; m_envs * d]);
         for i in 0..n {
-            let row = &enc_out[i * 2 * d..(i + 1) * 2 * d];
+            let row = &enc_out[i * w..(i + 1) * w];
+            let grow = &mut d_enc[i * w..(i + 1) * w];
             for j in 0..d {
                 let (m, lv) = (row[j], row[d + j]);
                 let (v, sd) = (lv.exp(), (0.5 * lv).exp());
-                z[i * d + j] = m + sd * eps[i * d + j];
+                // Row j of the Cholesky factor below the diagonal (none for a diagonal posterior).
+                let (mut below_eps, mut below_sq) = (0.0f32, 0.0f32);
+                if w > 2 * d {
+                    for k in 0..j {
+                        let l = row[2 * d + super::offdiag_index(j, k)];
+                        below_eps += l * eps[i * d + k];
+                        below_sq += l * l;
+                    }
+                }
+                z[i * d + j] = m + sd * eps[i * d + j] + below_eps;
                 let (mp, lvp) = if table { (pm[env[i] * d + j], plv[env[i] * d + j]) } else { (0.0, 0.0) };
                 let inv_vp = (-lvp).exp();
                 let diff = m - mp;
-                kl += f64::from(0.5 * (lvp - lv + (v + diff * diff) * inv_vp - 1.0));
-                // ∂KL/∂m = (m − m_p)/v_p, ∂KL/∂log v = ½(v/v_p − 1); the sampling path adds below.
-                d_enc[i * 2 * d + j] = diff * inv_vp * inv_n;
-                d_enc[i * 2 * d + d + j] = 0.5 * (v * inv_vp - 1.0) * inv_n;
+                let cov_jj = v + below_sq;
+                kl += f64::from(0.5 * (lvp - lv + (cov_jj + diff * diff) * inv_vp - 1.0));
+                // ∂KL/∂m = (m − m_p)/v_p, ∂KL/∂log v = ½(v/v_p − 1), ∂KL/∂L_jk = L_jk/v_p; the
+                // sampling path adds below.
+                grow[j] = diff * inv_vp * inv_n;
+                grow[d + j] = 0.5 * (v * inv_vp - 1.0) * inv_n;
+                if w > 2 * d {
+                    for k in 0..j {
+                        let c = 2 * d + super::offdiag_index(j, k);
+                        grow[c] = row[c] * inv_vp * inv_n;
+                    }
+                }
                 if table {
                     g_pm[env[i] * d + j] -= diff * inv_vp * inv_n;
-                    g_plv[env[i] * d + j] += 0.5 * (1.0 - (v + diff * diff) * inv_vp) * inv_n;
+                    g_plv[env[i] * d + j] += 0.5 * (1.0 - (cov_jj + diff * diff) * inv_vp) * inv_n;
                 }
             }
         }
@@ -117,12 +138,19 @@ impl Vae {
             }
         }
         let dz = self.decoder.backward_cpu(&p.values[ne..ne + nd], dec_tape, d_xhat, &mut grads[ne..ne + nd], true).expect("dz requested");
-        // z = m + exp(½ log v) ε: ∂z/∂m = 1, ∂z/∂log v = ½ √v ε.
+        // z_j = m_j + exp(½ log v_j) ε_j + Σ_{k<j} L_jk ε_k: ∂z_j/∂m_j = 1, ∂z_j/∂log v_j = ½ √v_j ε_j,
+        // ∂z_j/∂L_jk = ε_k.
         for i in 0..n {
             for j in 0..d {
-                let lv = enc_out[i * 2 * d + d + j];
-                d_enc[i * 2 * d + j] += dz[i * d + j];
-                d_enc[i * 2 * d + d + j] += dz[i * d + j] * 0.5 * (0.5 * lv).exp() * eps[i * d + j];
+                let lv = enc_out[i * w + d + j];
+                let g = dz[i * d + j];
+                d_enc[i * w + j] += g;
+                d_enc[i * w + d + j] += g * 0.5 * (0.5 * lv).exp() * eps[i * d + j];
+                if w > 2 * d {
+                    for k in 0..j {
+                        d_enc[i * w + 2 * d + super::offdiag_index(j, k)] += g * eps[i * d + k];
+                    }
+                }
             }
         }
         self.encoder.backward_cpu(&p.values[..ne], enc_tape, d_enc, &mut grads[..ne], false);

@@ -37,6 +37,8 @@ pub struct VaeOptions {
     /// Epochs of warm start on the linear code (`init::linear_code`) before the ELBO; 0 = start
     /// from the random initialisation. Not used by `vae`.
     pub warm_start_epochs: usize,
+    /// Diagonal (mean-field) or full-covariance posterior.
+    pub posterior: super::PosteriorKind,
 }
 
 /// The training objective: mean negative ELBO of rows of `x` with one-hot labels `onehot`.
@@ -159,6 +161,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
         anchor_check: None,
         learn_decoder_var: opts.learn_decoder_var,
         standardize: None,
+        posterior: opts.posterior,
     };
     let standardized;
     let x = if opts.standardize {

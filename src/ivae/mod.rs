@@ -30,6 +30,19 @@ pub enum Variant {
     IvaeFrozen,
 }
 
+/// The family of the approximate posterior q(z | x, u).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PosteriorKind {
+    /// N(m, diag v): mean field, as the official iVAE.
+    #[default]
+    Diagonal,
+    /// N(m, L Lᵀ) with L lower-triangular (Cholesky factor): the encoder also outputs the
+    /// d(d − 1)/2 entries below the diagonal. Removes the mean-field gap, whose pull towards
+    /// decoders with orthogonal Jacobian columns does not vanish as the decoder variance → 0.
+    Full,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VaeConfig {
     pub variant: Variant,
@@ -56,6 +69,9 @@ pub struct VaeConfig {
     /// before models standardised their input: the identity).
     #[serde(default)]
     pub standardize: Option<Standardize>,
+    /// Diagonal (files written before this option) or full-covariance posterior.
+    #[serde(default)]
+    pub posterior: PosteriorKind,
 }
 
 /// Floor of a learned decoder variance (standardised units): noiseless data would otherwise
@@ -74,10 +90,22 @@ impl VaeConfig {
         let (e, d) = (self.encoder().n_tensors(), self.decoder().n_tensors());
         self.learn_decoder_var.then(|| e + d + if self.has_prior_table() { 2 } else { 0 })
     }
+    /// Below-diagonal entries of the posterior's Cholesky factor the encoder outputs.
+    pub fn n_offdiag(&self) -> usize {
+        match self.posterior {
+            PosteriorKind::Diagonal => 0,
+            PosteriorKind::Full => self.latent_dim * (self.latent_dim - 1) / 2,
+        }
+    }
+    /// Encoder outputs per row: means, log-variances (of the diagonal), then `n_offdiag` entries
+    /// L_jk (k < j) in row order (index j(j − 1)/2 + k).
+    pub fn encoder_width(&self) -> usize {
+        2 * self.latent_dim + self.n_offdiag()
+    }
     fn encoder(&self) -> Mlp {
         let mut sizes = vec![self.obs_dim + self.n_envs()];
         sizes.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
-        sizes.push(2 * self.latent_dim);
+        sizes.push(self.encoder_width());
         Mlp::dense(sizes, self.activation)
     }
     fn decoder(&self) -> Mlp {
@@ -118,10 +146,17 @@ fn frozen_tables(config: &VaeConfig) -> Option<[Tensor<2>; 3]> {
     Some([free, fixed_mean, fixed_logvar].map(|t| tensor::from_matrix(&t, DType::F32)))
 }
 
-/// Per-row diagonal Gaussian: mean and variance, each [n, d].
+/// Per-row Gaussian: mean and variance of the diagonal, each [n, d], and for a full covariance
+/// the Cholesky factor's below-diagonal entries [n, d(d − 1)/2] (L_jj = √var_j).
 pub struct Gaussian {
     pub mean: Tensor<2>,
     pub var: Tensor<2>,
+    pub offdiag: Option<Tensor<2>>,
+}
+
+/// Index of L_jk (k < j) among the below-diagonal entries.
+pub fn offdiag_index(j: usize, k: usize) -> usize {
+    j * (j - 1) / 2 + k
 }
 
 impl Vae {
@@ -188,7 +223,9 @@ impl Vae {
         };
         let out = self.encoder.forward(self.enc_params(p), input);
         let d = self.config.latent_dim;
-        Gaussian { mean: out.clone().narrow(1, 0, d), var: out.narrow(1, d, d).exp() }
+        let k = self.config.n_offdiag();
+        let offdiag = (k > 0).then(|| out.clone().narrow(1, 2 * d, k));
+        Gaussian { mean: out.clone().narrow(1, 0, d), var: out.narrow(1, d, d).exp(), offdiag }
     }
 
     /// Per-environment prior tables (M × d means, M × d variances), anchors frozen in place.
@@ -209,11 +246,11 @@ impl Vae {
         match onehot {
             Some(u) if self.config.has_prior_table() => {
                 let (mean, var) = self.prior_tables(p, like);
-                Gaussian { mean: u.clone().matmul(mean), var: u.matmul(var) }
+                Gaussian { mean: u.clone().matmul(mean), var: u.matmul(var), offdiag: None }
             }
             _ => {
                 let d = self.config.latent_dim;
-                Gaussian { mean: tensor::full_like(like, [n, d], 0.0), var: tensor::full_like(like, [n, d], 1.0) }
+                Gaussian { mean: tensor::full_like(like, [n, d], 0.0), var: tensor::full_like(like, [n, d], 1.0), offdiag: None }
             }
         }
     }
@@ -227,7 +264,31 @@ impl Vae {
         let n = x.dims()[0];
         let q = self.posterior(p, x.clone(), onehot.clone());
         let prior = self.prior(p, onehot, n, &x);
-        let z = q.mean.clone().add(q.var.clone().sqrt().mul(eps));
+        let d = self.config.latent_dim;
+        // z = m + L ε, and the rows' squared norms Σ_k L_jk² (the diagonal of L Lᵀ, for the KL).
+        let (lower_eps, cov_diag) = match &q.offdiag {
+            None => (None, q.var.clone()),
+            Some(off) => {
+                let mut shift = Vec::with_capacity(d);
+                let mut diag = Vec::with_capacity(d);
+                for j in 0..d {
+                    let vj = q.var.clone().narrow(1, j, 1);
+                    let (mut sj, mut dj) = (vj.clone().mul_scalar(0.0), vj);
+                    for k in 0..j {
+                        let l = off.clone().narrow(1, offdiag_index(j, k), 1);
+                        sj = sj.add(l.clone().mul(eps.clone().narrow(1, k, 1)));
+                        dj = dj.add(l.square());
+                    }
+                    shift.push(sj);
+                    diag.push(dj);
+                }
+                (Some(Tensor::cat(shift, 1)), Tensor::cat(diag, 1))
+            }
+        };
+        let mut z = q.mean.clone().add(q.var.clone().sqrt().mul(eps));
+        if let Some(s) = lower_eps {
+            z = z.add(s);
+        }
         let dx = self.config.obs_dim;
         // −log N(x; f(z), diag s²), s² fixed or learned per coordinate (floored).
         let log_s2 = match self.config.decoder_logvar_index() {
@@ -243,9 +304,9 @@ impl Vae {
             .add_scalar((2.0 * std::f64::consts::PI).ln())
             .sum_dim(1)
             .mul_scalar(0.5);
-        // KL(N(m_q, v_q) ‖ N(m_p, v_p)) = ½ Σ [log v_p − log v_q + (v_q + (m_q − m_p)²)/v_p − 1].
+        // KL(N(m_q, L Lᵀ) ‖ N(m_p, diag v_p)) = ½ Σ_j [log v_p − log L_jj² + ((L Lᵀ)_jj + (m_q − m_p)²)/v_p − 1].
         let kl = prior.var.clone().log().sub(q.var.clone().log())
-            .add(q.var.add(q.mean.sub(prior.mean).square()).div(prior.var))
+            .add(cov_diag.add(q.mean.sub(prior.mean).square()).div(prior.var))
             .sub_scalar(1.0)
             .sum_dim(1)
             .mul_scalar(0.5);
@@ -267,17 +328,24 @@ impl Vae {
             }
             None => x,
         };
-        let (mean, var) = if self.dtype() == DType::F32 {
+        let (mean, spread) = if self.dtype() == DType::F32 {
             self.posterior_cpu(x, onehot, sample.is_some())
         } else {
             let q = self.posterior(&self.params.values, tensor::from_matrix(x, self.dtype()), self.onehot_tensor(onehot));
-            (tensor::to_matrix(q.mean), Some(tensor::to_matrix(q.var)))
+            let mut rest = vec![q.var.log()];
+            rest.extend(q.offdiag);
+            (tensor::to_matrix(q.mean), Some(tensor::to_matrix(Tensor::cat(rest, 1))))
         };
-        match (sample, var) {
+        match (sample, spread) {
             (None, _) | (_, None) => mean,
-            (Some(rng), Some(var)) => {
-                let eps = crate::simulate::standard_normal(x.rows, self.config.latent_dim, rng);
-                Matrix::from_fn(x.rows, mean.cols, |i, j| mean.get(i, j) + var.get(i, j).sqrt() * eps.get(i, j))
+            (Some(rng), Some(spread)) => {
+                // z = m + L ε: L_jj = exp(½ log v_j) (first d columns of `spread`), L_jk after them.
+                let (d, full) = (self.config.latent_dim, self.config.n_offdiag() > 0);
+                let eps = crate::simulate::standard_normal(x.rows, d, rng);
+                Matrix::from_fn(x.rows, d, |i, j| {
+                    let below: f64 = if full { (0..j).map(|k| spread.get(i, d + offdiag_index(j, k)) * eps.get(i, k)).sum() } else { 0.0 };
+                    mean.get(i, j) + (0.5 * spread.get(i, j)).exp() * eps.get(i, j) + below
+                })
             }
         }
     }

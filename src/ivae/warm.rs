@@ -1,5 +1,5 @@
 //! Warm start: before the ELBO, the networks regress onto a linear code t (`init::linear_code`):
-//!   L = mean_i ½ [ ‖m(x_i, u_i) − t_i‖² + ‖log v(x_i, u_i) − log v₀‖² + ‖f(t_i) − x_i‖² ],
+//!   L = mean_i ½ [ ‖m(x_i, u_i) − t_i‖² + ‖log v(x_i, u_i) − log v₀‖² + ‖f(t_i) − x_i‖² (+ ‖L_i below diag‖²) ],
 //! so the encoder starts near x ↦ t with a narrow posterior (v₀ = 1 % of each coordinate's
 //! variance) and the decoder near its inverse. The prior tables are not touched here.
 use super::Vae;
@@ -39,13 +39,20 @@ impl WarmStart<'_> {
         let (enc_out, enc_tape) = vae.encoder.forward_cpu_onehot(&p.values[..ne], x.clone(), onehot, n);
         let (xhat, dec_tape) = vae.decoder.forward_cpu(&p.values[ne..ne + nd], t.clone(), n);
         let mut loss = 0.0f64;
-        let mut d_enc = vec![0.0f32; n * 2 * d];
+        let w = vae.config.encoder_width();
+        let mut d_enc = vec![0.0f32; n * w];
         for i in 0..n {
             for j in 0..d {
-                let (rm, rv) = (enc_out[i * 2 * d + j] - t[i * d + j], enc_out[i * 2 * d + d + j] - self.log_v0[j] as f32);
+                let (rm, rv) = (enc_out[i * w + j] - t[i * d + j], enc_out[i * w + d + j] - self.log_v0[j] as f32);
                 loss += 0.5 * f64::from(rm * rm + rv * rv);
-                d_enc[i * 2 * d + j] = rm * inv_n;
-                d_enc[i * 2 * d + d + j] = rv * inv_n;
+                d_enc[i * w + j] = rm * inv_n;
+                d_enc[i * w + d + j] = rv * inv_n;
+            }
+            // A full posterior's below-diagonal Cholesky entries start at 0 (a diagonal start).
+            for c in 2 * d..w {
+                let r = enc_out[i * w + c];
+                loss += 0.5 * f64::from(r * r);
+                d_enc[i * w + c] = r * inv_n;
             }
         }
         let mut d_dec = vec![0.0f32; n * dx];
@@ -77,7 +84,11 @@ impl Objective for WarmStart<'_> {
         let q = vae.posterior(p, x.clone(), onehot);
         let log_v0 = tensor::from_f64(&self.log_v0, [1, d], DType::F32);
         let xhat = vae.decode(p, t.clone());
-        let per_row = q.mean.sub(t).square().sum_dim(1).add(q.var.log().sub(log_v0).square().sum_dim(1)).add(xhat.sub(x).square().sum_dim(1)).mul_scalar(0.5);
+        let mut per_row = q.mean.sub(t).square().sum_dim(1).add(q.var.log().sub(log_v0).square().sum_dim(1)).add(xhat.sub(x).square().sum_dim(1));
+        if let Some(off) = q.offdiag {
+            per_row = per_row.add(off.square().sum_dim(1));
+        }
+        let per_row = per_row.mul_scalar(0.5);
         per_row.squeeze_dim::<1>(1).mean()
     }
     fn loss_and_grad(&self, params: &HostParams, rows: &[usize], _rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
