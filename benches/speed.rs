@@ -185,14 +185,14 @@ fn main() {
     let ds = Dataset::load(&a.data).unwrap_or_else(|e| panic!("{e}"));
     let x = &ds.x;
     let ivae = || {
-        let u = ds.u.as_ref().expect("the ivae workloads need u.npy");
-        let mut envs = u.clone();
+        let u = ds.u.as_ref().and_then(strongid::io::Aux::labels).expect("the ivae workloads need labels in u.npy");
+        let mut envs = u.to_vec();
         envs.sort_unstable();
         envs.dedup();
         let config = VaeConfig {
             variant: Variant::Ivae, obs_dim: x.cols, latent_dim: x.cols, envs, hidden: a.hidden, hidden_layers: a.hidden_layers,
             activation: Activation::Xtanh, decoder_var: 0.01, prior_mean: true, anchors: Vec::new(), anchor_check: None, learn_decoder_var: false, standardize: None,
-            posterior: strongid::ivae::PosteriorKind::Diagonal,
+            posterior: strongid::ivae::PosteriorKind::Diagonal, aux_dim: 0,
         };
         let vae = Vae::new(config, &mut stream(a.seed, 1));
         let onehot: Matrix = vae.one_hot(u, &a.data.join("u.npy")).expect("labels");

@@ -5,7 +5,7 @@
 //! indeterminacy set allows mean an optimum was missed: the code may be wrong, and we say so.
 use crate::error::{Error, Result};
 use crate::fit::{FitOptions, fit_model};
-use crate::io::Dataset;
+use crate::io::{Aux, Dataset};
 use crate::models::{Fitted, Model, ModelKind};
 use crate::probe::{self, Class};
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ fn agreement_at(level: Class, pair: &probe::PairAgreement) -> f64 {
 /// best by validation loss and, with two or more that succeeded, attach the certificate. A
 /// restart that fails (e.g. diverges) is recorded and skipped; if all fail, the first error is
 /// returned. One restart is a plain fit with a progress bar.
-pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, restarts: usize) -> Result<Model> {
+pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, restarts: usize) -> Result<Model> {
     if restarts == 0 {
         return Err(Error::usage("--restarts must be at least 1"));
     }
@@ -125,7 +125,7 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
     // A constant code coordinate (a collapsed latent) leaves correlations undefined: no agreement.
     let agreement = probe::agreement(0, 1, &za, &zb, opts.seed).map_or(0.0, |p| agreement_at(level, &p));
     let anchor_stability = match (&best.fitted, u) {
-        (Fitted::Vae(v), Some(u)) => crate::ivae::fit::anchor_stability(v, &ds.x, u, THRESHOLD, best_seed).map(|(a, t)| [a, t]),
+        (Fitted::Vae(v), Some(Aux::Labels(u))) => crate::ivae::fit::anchor_stability(v, &ds.x, u, THRESHOLD, best_seed).map(|(a, t)| [a, t]),
         _ => None,
     };
     let stable = anchor_stability.is_none_or(|[a, t]| a == t);

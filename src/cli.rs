@@ -1,6 +1,6 @@
 //! The `strongid` command line: argument parsing and printing only; the work is in the library.
 use crate::error::{Error, Result};
-use crate::io::{self, Dataset};
+use crate::io::{self, AuxKind, Dataset};
 use crate::metrics::{self, Scores};
 use crate::fit::{FitOptions, labels};
 use crate::models::{Fitted, Model, ModelKind};
@@ -30,9 +30,13 @@ enum Command {
         model: PathBuf,
         #[arg(long)]
         data: PathBuf,
-        /// Environment labels (iVAE family).
+        /// u for the iVAE family: environment labels or a real-valued matrix (overrides the
+        /// dataset's u.npy).
         #[arg(long)]
         aux: Option<PathBuf>,
+        /// How to read u (default: as the model was trained).
+        #[arg(long, value_enum)]
+        aux_kind: Option<AuxKind>,
         /// A posterior sample instead of the posterior mean (iVAE family), seeded by --seed.
         #[arg(long)]
         sample: bool,
@@ -52,8 +56,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// iVAE family: sample from this environment's prior (default: environments drawn uniformly).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "aux")]
         env: Option<i64>,
+        /// ivae with a real-valued u: one row of u per sample (then --n must match its rows).
+        #[arg(long)]
+        aux: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -101,9 +108,11 @@ enum Command {
         kind: ModelKind,
         #[arg(long)]
         data: PathBuf,
-        /// Environment labels (overrides the dataset's u.npy).
+        /// u: environment labels or a real-valued matrix (overrides the dataset's u.npy).
         #[arg(long)]
         aux: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "auto")]
+        aux_kind: AuxKind,
         #[arg(long, default_value_t = 4)]
         restarts: usize,
         /// Agreement needed at a level for every pair.
@@ -215,6 +224,10 @@ enum SimulateCmd {
         /// Standard deviation of Gaussian observation noise.
         #[arg(long, default_value_t = 0.0)]
         noise: f64,
+        /// A real-valued u with this many columns (U(−1, 1) per row) on which the prior's scales
+        /// (and means) depend smoothly, instead of segment labels; rows = segments × per-segment.
+        #[arg(long, default_value_t = 0)]
+        u_dim: usize,
         #[command(flatten)]
         out: SimOut,
     },
@@ -244,9 +257,13 @@ struct FitArgs {
     data: PathBuf,
     #[arg(long)]
     out: PathBuf,
-    /// Environment labels (overrides the dataset's u.npy).
+    /// u: environment labels (one integer per row) or a real-valued n × k matrix (the prior is
+    /// then a network λ(u); ivae only). Overrides the dataset's u.npy.
     #[arg(long)]
     aux: Option<PathBuf>,
+    /// How to read u: labels if it is one column of integers, else real-valued (auto).
+    #[arg(long, value_enum, default_value = "auto")]
+    aux_kind: AuxKind,
     #[command(flatten)]
     opts: FitOptions,
     /// Fit this many restarts (seeds seed, seed+1, …, in parallel), keep the best validation
@@ -280,38 +297,49 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(cmd) => simulate_cmd(cmd)?,
         Command::Fit(args) => fit(&args)?,
-        Command::Encode { model, data, aux, sample, seed, out, force } => {
+        Command::Encode { model, data, aux, aux_kind, sample, seed, out, force } => {
             check_out(&out, force)?;
             let m = Model::load(&model)?;
             let (x_path, u_path) = if data.is_dir() { (data.join("x.npy"), data.join("u.npy")) } else { (data.clone(), PathBuf::from("--aux")) };
+            let kind = aux_kind.unwrap_or_else(|| m.aux_kind());
             let (u_path, u) = match aux {
-                Some(p) => (p.clone(), Some(io::read_labels(&p)?)),
-                None if m.needs_labels() && u_path.exists() => (u_path.clone(), Some(io::read_labels(&u_path)?)),
+                Some(p) => (p.clone(), Some(io::read_aux(&p, kind)?)),
+                None if m.needs_labels() && u_path.exists() => (u_path.clone(), Some(io::read_aux(&u_path, kind)?)),
                 None => (u_path, None),
             };
             let rows = stream_rows(&m, &x_path)?;
             if let Some(u) = &u {
-                if u.len() != rows {
-                    return Err(Error::input(&u_path, format!("has {} labels but {} has {rows} rows", u.len(), x_path.display())));
+                if u.rows() != rows {
+                    return Err(Error::input(&u_path, format!("has {} rows of u but {} has {rows} rows", u.rows(), x_path.display())));
                 }
-                m.check_labels(u, &u_path)?;
+                m.check_aux(u, &u_path)?;
             }
             let mut rng = sample.then(|| crate::train::stream(seed, 31));
             io::write_npy_rows(&out, rows, m.latent_dim(), |emit| {
                 let mut reader = io::RowReader::open(&x_path)?;
                 let mut start = 0;
                 while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
-                    let labels = u.as_ref().map(|u| &u[start..start + x.rows]);
-                    emit(&m.encode_rows(&x, labels, &u_path, rng.as_mut())?.data)?;
+                    let chunk = u.as_ref().map(|u| u.slice_rows(start, x.rows));
+                    emit(&m.encode_rows(&x, chunk.as_ref(), &u_path, rng.as_mut())?.data)?;
                     start += x.rows;
                 }
                 Ok(())
             })?;
             println!("wrote {rows} codes of dimension {} to {}", m.latent_dim(), out.display());
         }
-        Command::Sample { model, n, seed, env, out, force } => {
+        Command::Sample { model, n, seed, env, aux, out, force } => {
             check_out(&out, force)?;
-            let x = Model::load(&model)?.sample(n, seed, env)?;
+            let m = Model::load(&model)?;
+            let x = match aux {
+                Some(p) => {
+                    let u = io::read_aux(&p, m.aux_kind())?;
+                    if u.rows() != n {
+                        return Err(Error::input(&p, format!("has {} rows of u but --n is {n}: give one row of u per sample", u.rows())));
+                    }
+                    m.sample_given_u(&u, &p, seed)?
+                }
+                None => m.sample(n, seed, env)?,
+            };
             io::write_npy(&out, &x)?;
             println!("wrote {} samples to {}", x.rows, out.display());
         }
@@ -349,10 +377,10 @@ pub fn run(cli: Cli) -> Result<()> {
             let mode = if full { crate::experiments::Mode::Full } else { crate::experiments::Mode::Quick };
             crate::experiments::run(mode, &out, only.as_deref())?;
         }
-        Command::Probe { kind, data, aux, restarts, threshold, json, opts } => {
+        Command::Probe { kind, data, aux, aux_kind, restarts, threshold, json, opts } => {
             let ds = Dataset::load(&data)?;
-            let (u, u_path) = labels(&ds, &data, aux.as_deref())?;
-            let report = crate::probe::probe(kind, &opts, &ds, u.as_deref(), &u_path, restarts, threshold)?;
+            let (u, u_path) = labels(&ds, &data, aux.as_deref(), aux_kind)?;
+            let report = crate::probe::probe(kind, &opts, &ds, u.as_ref(), &u_path, restarts, threshold)?;
             if json {
                 println!("{}", serde_json::to_string(&report).expect("report serializes"));
             } else {
@@ -364,8 +392,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 let m = Model::load(model)?;
                 let ds = Dataset::load(data)?;
                 m.check_columns(data, ds.x.cols)?;
-                let (u, u_path) = labels(&ds, data, None)?;
-                let codes = m.encode(&ds.x, u.as_deref(), &u_path, None)?;
+                let (u, u_path) = labels(&ds, data, None, AuxKind::Auto)?;
+                let codes = m.encode(&ds.x, u.as_ref(), &u_path, None)?;
                 let (check, var_only) = match &m.fitted {
                     Fitted::Vae(v) => (v.config.anchor_check.clone(), !v.config.prior_mean),
                     _ => (None, false),
@@ -404,8 +432,8 @@ fn fit(args: &FitArgs) -> Result<()> {
         return Err(Error::usage("--restarts must be at least 1"));
     }
     let ds = Dataset::load(&args.data)?;
-    let (u, u_path) = labels(&ds, &args.data, args.aux.as_deref())?;
-    let model = crate::certificate::fit_certified(args.kind, &args.opts, &ds, u.as_deref(), &u_path, restarts)?;
+    let (u, u_path) = labels(&ds, &args.data, args.aux.as_deref(), args.aux_kind)?;
+    let model = crate::certificate::fit_certified(args.kind, &args.opts, &ds, u.as_ref(), &u_path, restarts)?;
     if let Some(c) = &model.certificate {
         for (seed, loss) in c.seeds.iter().zip(&c.validation_losses) {
             match loss {
@@ -432,7 +460,7 @@ fn fit(args: &FitArgs) -> Result<()> {
     }
     if let Some(z) = &ds.z {
         if z.cols == model.latent_dim() {
-            let zhat = model.encode(&ds.x, u.as_deref(), &u_path, None)?;
+            let zhat = model.encode(&ds.x, u.as_ref(), &u_path, None)?;
             print_scores(&[(args.kind.name(), &metrics::evaluate(z, &zhat)?)]);
         }
     }
@@ -450,10 +478,12 @@ fn simulate_cmd(cmd: SimulateCmd) -> Result<()> {
     let (ds, priors, out) = match cmd {
         SimulateCmd::Tmi { dim, n, out } => (simulate::tmi::simulate(dim, n, out.seed)?.0, None, out),
         SimulateCmd::Gaussian { dim, n, out } => (simulate::gaussian::simulate(dim, n, out.seed)?.dataset, None, out),
-        SimulateCmd::Ivae { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, mixing, noise, out } => {
-            let recipe = simulate::ivae::IvaeRecipe { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, mixing, noise, seed: out.seed };
+        SimulateCmd::Ivae { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, mixing, noise, u_dim, out } => {
+            let recipe = simulate::ivae::IvaeRecipe { latent_dim, obs_dim, segments, per_segment, mixing_layers, prior, modulation, activation, mixing, noise, seed: out.seed, u_dim };
             let sim = simulate::ivae::simulate(&recipe)?;
-            (sim.dataset, Some(sim.priors), out)
+            // A real-valued u has no environments, so no per-environment priors to write.
+            let priors = (u_dim == 0).then_some(sim.priors);
+            (sim.dataset, priors, out)
         }
         SimulateCmd::LinearEnv { envs, latent_dim, obs_dim, per_env, noise, out } => {
             let sim = simulate::linear_env::simulate(envs, latent_dim, obs_dim, per_env, noise, out.seed)?;

@@ -2,7 +2,7 @@
 //! `probe` share, so a fit is reproducible from (kind, options, data, seed).
 use crate::error::Result;
 use crate::flows::FlowConfig;
-use crate::io::Dataset;
+use crate::io::{Aux, AuxKind, Dataset};
 use crate::ivae::{Variant, fit::VaeOptions};
 use crate::models::{Fitted, Model, ModelKind};
 use crate::nn::Activation;
@@ -140,7 +140,7 @@ impl FitOptions {
 }
 
 /// Fit one model of `kind` with `seed`. `u_path` names the labels in error messages.
-pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seed: u64) -> Result<Model> {
+pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seed: u64) -> Result<Model> {
     let train = opts.train_config(seed);
     let progress = !opts.quiet;
     let (fitted, report) = match kind {
@@ -160,10 +160,11 @@ pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i
     Ok(Model { kind, fitted, train, report, certificate: None })
 }
 
-/// Environment labels: `aux` if given, else the dataset's u.npy; with the path to name in errors.
-pub fn labels(ds: &Dataset, data: &Path, aux: Option<&Path>) -> Result<(Option<Vec<i64>>, PathBuf)> {
+/// The auxiliary variable u: `aux` if given (read as `kind` says), else the dataset's u.npy;
+/// with the path to name in errors.
+pub fn labels(ds: &Dataset, data: &Path, aux: Option<&Path>, kind: AuxKind) -> Result<(Option<Aux>, PathBuf)> {
     match aux {
-        Some(p) => Ok((Some(crate::io::read_labels(p)?), p.to_path_buf())),
+        Some(p) => Ok((Some(crate::io::read_aux(p, kind)?), p.to_path_buf())),
         None => Ok((ds.u.clone(), data.join("u.npy"))),
     }
 }

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::fa::FactorAnalysis;
 use crate::flows::{Flow, FlowConfig, Standardize};
 use crate::ivae::{Vae, VaeConfig};
+use crate::io::Aux;
 use crate::matrix::Matrix;
 use crate::model_file::{self, Header};
 use crate::nn::ParamSet;
@@ -99,9 +100,9 @@ impl Model {
         }
     }
 
-    /// Whether encoding needs environment labels.
+    /// Whether encoding needs u (environment labels or a real-valued u).
     pub fn needs_labels(&self) -> bool {
-        matches!(&self.fitted, Fitted::Vae(v) if !v.config.envs.is_empty())
+        matches!(&self.fitted, Fitted::Vae(v) if v.config.u_width() > 0)
     }
 
     /// Error naming `path` if its data has the wrong number of columns for this model.
@@ -114,34 +115,31 @@ impl Model {
 
     /// The code of each row of x: T(x) for flows, the posterior mean E[z | x, u] otherwise (or
     /// a posterior sample with `sample_seed`, for the iVAE family). `u_path` names the labels.
-    pub fn encode(&self, x: &Matrix, u: Option<&[i64]>, u_path: &Path, sample_seed: Option<u64>) -> Result<Matrix> {
+    pub fn encode(&self, x: &Matrix, u: Option<&Aux>, u_path: &Path, sample_seed: Option<u64>) -> Result<Matrix> {
         self.encode_rows(x, u, u_path, sample_seed.map(|s| stream(s, STREAM_ENCODE_SAMPLE)).as_mut())
     }
 
     /// `encode` for a chunk of rows; posterior samples continue the stream `sample`.
-    pub fn encode_rows(&self, x: &Matrix, u: Option<&[i64]>, u_path: &Path, sample: Option<&mut ChaCha8Rng>) -> Result<Matrix> {
+    pub fn encode_rows(&self, x: &Matrix, u: Option<&Aux>, u_path: &Path, sample: Option<&mut ChaCha8Rng>) -> Result<Matrix> {
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.encode(x)),
             Fitted::Fa(fa) => Ok(fa.encode(x)),
             Fitted::Vae(v) => {
-                let onehot = match (self.needs_labels(), u) {
-                    (false, _) => Matrix::zeros(x.rows, 0),
-                    (true, None) => return Err(Error::usage(format!("{} needs environment labels to encode: pass --aux U.npy", self.kind.name()))),
-                    (true, Some(u)) if u.len() != x.rows => {
-                        return Err(Error::input(u_path, format!("has {} labels but the data has {} rows", u.len(), x.rows)));
-                    }
-                    (true, Some(u)) => v.one_hot(u, u_path)?,
-                };
+                let onehot = v.u_features(u, x.rows, u_path)?;
                 Ok(v.encode(x, &onehot, sample))
             }
         }
     }
 
-    /// Error naming `u_path` and the row of the first label the model never saw in training.
-    pub fn check_labels(&self, u: &[i64], u_path: &Path) -> Result<()> {
+    /// Error naming `u_path` (and the row of the first label the model never saw in training, or
+    /// the column count of a real-valued u) unless u fits the model.
+    pub fn check_aux(&self, u: &Aux, u_path: &Path) -> Result<()> {
         if let Fitted::Vae(v) = &self.fitted {
-            if let Some(i) = u.iter().position(|l| v.config.envs.binary_search(l).is_err()) {
-                return Err(Error::cell(u_path, i + 1, 1, format!("environment {} did not occur in training (known: {:?})", u[i], v.config.envs)));
+            v.u_features(Some(&u.slice_rows(0, u.rows().min(1))), u.rows().min(1), u_path)?;
+            if let Aux::Labels(u) = u {
+                if let Some(i) = u.iter().position(|l| v.config.envs.binary_search(l).is_err()) {
+                    return Err(Error::cell(u_path, i + 1, 1, format!("environment {} did not occur in training (known: {:?})", u[i], v.config.envs)));
+                }
             }
         }
         Ok(())
@@ -159,12 +157,37 @@ impl Model {
         }
     }
 
+    /// How this model reads u: as it was trained (labels or a real-valued matrix).
+    pub fn aux_kind(&self) -> crate::io::AuxKind {
+        match &self.fitted {
+            Fitted::Vae(v) if v.config.aux_dim > 0 => crate::io::AuxKind::Continuous,
+            Fitted::Vae(v) if !v.config.envs.is_empty() => crate::io::AuxKind::Labels,
+            _ => crate::io::AuxKind::Auto,
+        }
+    }
+
+    /// One draw per row of u, from p(z | u) then the decoder (iVAE family). `path` names u.
+    pub fn sample_given_u(&self, u: &Aux, path: &Path, seed: u64) -> Result<Matrix> {
+        match &self.fitted {
+            Fitted::Vae(v) => {
+                self.check_aux(u, path)?;
+                Ok(v.sample(&v.u_features(Some(u), u.rows(), path)?, seed))
+            }
+            _ => Err(Error::usage(format!("{} has no u: sample with --n only", self.kind.name()))),
+        }
+    }
+
     /// n draws from the model. For the iVAE family `env` picks the environment's prior; without
     /// it, environments are drawn uniformly from those seen in training.
     pub fn sample(&self, n: usize, seed: u64, env: Option<i64>) -> Result<Matrix> {
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.generate(&crate::simulate::standard_normal(n, f.config.dim, &mut stream(seed, 30)))),
             Fitted::Fa(fa) => Ok(fa.sample(n, &mut stream(seed, 30))),
+            Fitted::Vae(v) if v.config.aux_dim > 0 => Err(Error::usage(format!(
+                "this {}'s prior depends on a real-valued u ({} column(s)): pass --aux U.npy with one row of u per sample",
+                self.kind.name(),
+                v.config.aux_dim
+            ))),
             Fitted::Vae(v) => {
                 let envs = &v.config.envs;
                 let labels: Vec<i64> = match env {

@@ -6,7 +6,7 @@
 //! indeterminacy; it is compared with what the theory catalogue predicts for the model kind.
 use crate::error::{Error, Result};
 use crate::fit::{FitOptions, fit_model};
-use crate::io::Dataset;
+use crate::io::{Aux, Dataset};
 use crate::matrix::Matrix;
 use crate::metrics;
 use crate::models::{Fitted, Model, ModelKind};
@@ -143,7 +143,7 @@ pub fn classify(pairs: &[PairAgreement], threshold: f64) -> Class {
 
 /// Fit one model per seed, in parallel (at most one per core). Results are in seed order and
 /// each is a function of its seed alone, so the schedule does not change them.
-pub fn fit_parallel(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seeds: &[u64]) -> Result<Vec<Model>> {
+pub fn fit_parallel(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seeds: &[u64]) -> Result<Vec<Model>> {
     // Restarts are rayon tasks: with as many restarts as threads each thread runs its own fit,
     // and a fit's batch halves (`train::data_parallel`) then stay on that thread; idle threads
     // steal halves. Results do not depend on the thread count.
@@ -151,14 +151,14 @@ pub fn fit_parallel(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<
 }
 
 /// `fit_parallel`, keeping each restart's own result (a failed restart does not hide the others).
-pub fn fit_parallel_each(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, seeds: &[u64]) -> Vec<Result<Model>> {
+pub fn fit_parallel_each(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seeds: &[u64]) -> Vec<Result<Model>> {
     use rayon::prelude::*;
     let quiet = FitOptions { quiet: true, ..opts.clone() };
     seeds.par_iter().map(|&seed| fit_model(kind, &quiet, ds, u, u_path, seed)).collect()
 }
 
 /// Fit `restarts` models in parallel (at most one per core) and probe their codes.
-pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&[i64]>, u_path: &Path, restarts: usize, threshold: f64) -> Result<ProbeReport> {
+pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, restarts: usize, threshold: f64) -> Result<ProbeReport> {
     if restarts < 2 {
         return Err(Error::usage("the probe needs at least 2 restarts"));
     }

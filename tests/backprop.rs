@@ -28,7 +28,7 @@ fn compare(obj: &impl Objective, params: &HostParams, rows: &[usize], what: &str
 
 fn vae_config(variant: Variant, activation: Activation, prior_mean: bool, anchors: Vec<EnvPrior>, learn_decoder_var: bool, posterior: PosteriorKind) -> VaeConfig {
     let envs = if variant == Variant::Vae { vec![] } else { vec![0, 3, 7] };
-    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None, learn_decoder_var, standardize: None, posterior }
+    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None, learn_decoder_var, standardize: None, posterior, aux_dim: 0 }
 }
 
 #[test]
@@ -74,16 +74,40 @@ fn ivae_family_gradient_matches_autodiff() {
         }
         let labels: Vec<i64> = (0..n).map(|i| [0, 3, 7][i % 3]).collect();
         let onehot = if variant == Variant::Vae { Matrix::zeros(n, 0) } else { vae.one_hot(&labels, std::path::Path::new("u")).unwrap() };
-        let obj = NegElbo::new(&vae, &x, &onehot);
+        check_elbo(&vae, &x, &onehot, &format!("{variant:?} {act:?} prior_mean={prior_mean} learned variance={learn_var} {posterior:?}"));
+    }
+}
+
+/// A real-valued u: the prior network λ(u) → (means, log-variances) and the encoder's dense u
+/// input, for both modulations and posteriors.
+#[test]
+fn prior_network_gradient_matches_autodiff() {
+    let n = 41;
+    let x = standard_normal(n, 4, &mut stream(1, 1));
+    let u = standard_normal(n, 2, &mut stream(1, 2));
+    for (prior_mean, learn_var, posterior) in [(true, false, PosteriorKind::Full), (false, true, PosteriorKind::Diagonal), (false, false, PosteriorKind::Full)] {
+        let mut config = vae_config(Variant::Ivae, Activation::Xtanh, prior_mean, vec![], learn_var, posterior);
+        config.envs.clear();
+        config.aux_dim = 2;
+        let vae = Vae::new(config, &mut stream(2, 0));
+        assert!(vae.params.names.iter().any(|n| n.starts_with("prior_net")) && !vae.params.names.iter().any(|n| n == "prior.mean"));
+        check_elbo(&vae, &x, &u, &format!("prior network, prior_mean={prior_mean} learned variance={learn_var} {posterior:?}"));
+    }
+}
+
+fn check_elbo(vae: &Vae, x: &Matrix, onehot: &Matrix, what: &str) {
+    let n = x.rows;
+    {
+        let obj = NegElbo::new(vae, x, onehot);
         let rows: Vec<usize> = (0..n).rev().step_by(2).collect();
-        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, &format!("{variant:?} {act:?} prior_mean={prior_mean} learned variance={learn_var} {posterior:?}"));
+        compare(&obj, &HostParams::from_tensors(&vae.params.values), &rows, what);
         // Inference: the f32 hand-written encoder against the f64 tensor path.
         let exact = Vae::from_parts(vae.config.clone(), vae.params.cast(DType::F64));
         for seed in [None, Some(9)] {
             let (mut r1, mut r2) = (stream(9, 0), stream(9, 0));
             let (s1, s2) = if seed.is_some() { (Some(&mut r1), Some(&mut r2)) } else { (None, None) };
-            let (a, b) = (vae.encode(&x, &onehot, s1), exact.encode(&x, &onehot, s2));
-            assert!(a.max_abs_diff(&b) < 1e-4, "{variant:?}: encode f32 vs f64 differ by {}", a.max_abs_diff(&b));
+            let (a, b) = (vae.encode(x, onehot, s1), exact.encode(x, onehot, s2));
+            assert!(a.max_abs_diff(&b) < 1e-4, "{what}: encode f32 vs f64 differ by {}", a.max_abs_diff(&b));
         }
     }
 }

@@ -28,6 +28,7 @@ fn small_config(anchors: Vec<EnvPrior>) -> VaeConfig {
         learn_decoder_var: false,
         standardize: None,
         posterior: strongid::ivae::PosteriorKind::Diagonal,
+        aux_dim: 0,
     }
 }
 
@@ -97,12 +98,12 @@ fn restarts(envs: usize, allow_weak: bool, seeds: std::ops::RangeInclusive<u64>)
     let dir = scratch(&format!("linear_env_{envs}"));
     let anchors = dir.join("priors.json");
     strongid::priors::write_anchors(&anchors, &sim.priors).unwrap();
-    let u = sim.dataset.u.as_deref();
+    let u = sim.dataset.u.as_ref();
     let mut fits = Vec::new();
     for seed in seeds {
         let train = TrainConfig { epochs: 200, batch: 128, lr: 3e-3, seed, patience: 20, ..TrainConfig::default() };
         let (vae, report) = fit(&linear_options(&anchors, allow_weak), &sim.dataset.x, u, Path::new("u"), &train, false).unwrap();
-        let code = vae.encode(&sim.dataset.x, &vae.one_hot(u.unwrap(), Path::new("u")).unwrap(), None);
+        let code = vae.encode(&sim.dataset.x, &vae.u_features(u, sim.dataset.x.rows, Path::new("u")).unwrap(), None);
         fits.push((report.best_val_loss, code));
     }
     fits.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -195,8 +196,8 @@ fn a_single_default_frozen_fit_recovers_z_on_linear_environments() {
         opts.anchors = Some(anchors);
         opts.quiet = true;
         let u = sim.dataset.u.clone();
-        let model = strongid::fit::fit_model(strongid::models::ModelKind::IvaeFrozen, &opts, &sim.dataset, u.as_deref(), Path::new("u"), 0).unwrap();
-        let code = model.encode(&sim.dataset.x, u.as_deref(), Path::new("u"), None).unwrap();
+        let model = strongid::fit::fit_model(strongid::models::ModelKind::IvaeFrozen, &opts, &sim.dataset, u.as_ref(), Path::new("u"), 0).unwrap();
+        let code = model.encode(&sim.dataset.x, u.as_ref(), Path::new("u"), None).unwrap();
         let s = strongid::metrics::evaluate(sim.dataset.z.as_ref().unwrap(), &code).unwrap();
         eprintln!("linear-env data seed {data_seed}: {s:?}");
         assert!(s.strong_mcc >= 0.95, "data seed {data_seed}: strong_mcc {}", s.strong_mcc);
@@ -223,9 +224,8 @@ fn the_default_fit_certifies_its_code_and_records_it() {
     let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
     assert!(inspect.contains("certificate   best two restarts (seeds"), "{inspect}");
     // The saved code is the true one (the certificate is about agreement; this checks it here).
-    let u = strongid::io::read_labels(&data.join("u.npy")).unwrap();
     let ds = strongid::io::Dataset::load(&data).unwrap();
-    let code = m.encode(&ds.x, Some(&u), Path::new("u"), None).unwrap();
+    let code = m.encode(&ds.x, ds.u.as_ref(), Path::new("u"), None).unwrap();
     assert!(strongid::metrics::strong_mcc(ds.z.as_ref().unwrap(), &code) >= 0.95);
     // One restart: no certificate, and inspect says why.
     let single = dir.join("single.safetensors");
@@ -250,4 +250,70 @@ fn nearly_collinear_anchors_are_not_certified() {
     let c = strongid::models::Model::load(&model).unwrap().certificate.unwrap();
     let [agree, total] = c.anchor_stability.unwrap();
     assert!(!c.agrees && agree < total, "{c:?}");
+}
+
+/// A real-valued u (issue #11): `simulate ivae --u-dim 1` makes the prior's scales smooth
+/// functions of u; `fit ivae` then learns the prior network λ(u) and recovers z up to
+/// permutation and sign (variance-only), where the VAE, which ignores u, does not.
+#[test]
+fn a_real_valued_u_fits_through_the_prior_network() {
+    let dir = scratch("continuous_u");
+    let data = dir.join("data");
+    let sim = ["simulate", "ivae", "--u-dim", "1", "--latent-dim", "2", "--obs-dim", "2", "--mixing-layers", "1", "--segments", "5", "--per-segment", "1000", "--seed", "1", "--out", p(&data)];
+    assert!(strongid(&sim).status.success());
+    assert!(!data.join("priors.json").exists(), "a real-valued u has no per-environment priors");
+    let ds = strongid::io::Dataset::load(&data).unwrap();
+    assert!(matches!(&ds.u, Some(strongid::io::Aux::Continuous(m)) if m.cols == 1 && m.rows == 5000));
+    let z = ds.z.as_ref().unwrap();
+    let mut mcc = Vec::new();
+    for kind in ["ivae", "vae"] {
+        let model = dir.join(format!("{kind}.safetensors"));
+        let out = strongid(&["fit", kind, "--modulation", "variance", "--data", p(&data), "--out", p(&model), "--quiet"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let codes = dir.join(format!("{kind}.npy"));
+        assert!(strongid(&["encode", "--model", p(&model), "--data", p(&data), "--out", p(&codes)]).status.success());
+        mcc.push(strongid::metrics::evaluate(z, &strongid::io::read_matrix(&codes).unwrap()).unwrap().mcc);
+    }
+    eprintln!("continuous u: mcc ivae {:.4}, vae {:.4}", mcc[0], mcc[1]);
+    assert!(mcc[0] >= 0.95 && mcc[0] > mcc[1] + 0.05, "ivae {} vs vae {}", mcc[0], mcc[1]);
+    // Sampling needs one row of u per draw.
+    let model = p(&dir.join("ivae.safetensors")).to_string();
+    let u = p(&data.join("u.npy")).to_string();
+    let samples = dir.join("x_new.npy");
+    assert!(strongid(&["sample", "--model", &model, "--n", "5000", "--aux", &u, "--out", p(&samples)]).status.success());
+    assert_eq!(strongid::io::read_matrix(&samples).unwrap().rows, 5000);
+    expect_input_error(&["sample", "--model", &model, "--n", "10", "--out", p(&dir.join("s.npy"))], &["real-valued u", "--aux"]);
+    expect_input_error(&["sample", "--model", &model, "--n", "10", "--aux", &u, "--out", p(&dir.join("s.npy"))], &["5000 rows of u", "--n is 10"]);
+}
+
+#[test]
+fn bad_real_valued_u_is_a_clear_error() {
+    let dir = scratch("continuous_u_errors");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "ivae", "--u-dim", "2", "--latent-dim", "2", "--obs-dim", "2", "--mixing-layers", "1", "--segments", "2", "--per-segment", "100", "--out", p(&data)]).status.success());
+    let model = p(&dir.join("m.safetensors")).to_string();
+    let x = p(&data.join("x.npy")).to_string();
+    // Wrong number of rows.
+    let short = dir.join("short.csv");
+    std::fs::write(&short, "0.5,0.1\n-0.2,0.3\n").unwrap();
+    expect_input_error(&["fit", "ivae", "--data", p(&data), "--aux", p(&short), "--out", &model, "--quiet"], &["short.csv", "2 rows of u", "200 rows"]);
+    // NaN in u: the row and column are named.
+    let nan = dir.join("nan.csv");
+    let mut text: String = (0..200).map(|i| format!("{}.5,0.25\n", i % 3)).collect();
+    text = text.replacen("1.5,0.25", "1.5,nan", 1);
+    std::fs::write(&nan, text).unwrap();
+    expect_input_error(&["fit", "ivae", "--data", p(&data), "--aux", p(&nan), "--out", &model, "--quiet"], &["nan.csv", "row 2", "column 2", "not finite"]);
+    // ivae-frozen freezes environments' priors: a real-valued u has none.
+    let anchors = dir.join("anchors.json");
+    std::fs::write(&anchors, r#"[{"env": 0, "mean": [0, 0], "var": [1, 1]}]"#).unwrap();
+    expect_input_error(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&anchors), "--out", &model, "--quiet"], &["u.npy", "real-valued u", "ivae-frozen", "integer environment labels"]);
+    assert!(!Path::new(&model).exists());
+    // A model trained on a 2-column u refuses a 1-column one, and labels.
+    assert!(strongid(&["fit", "ivae", "--data", p(&data), "--epochs", "2", "--restarts", "1", "--out", &model, "--quiet"]).status.success());
+    let one_col = dir.join("one.csv");
+    std::fs::write(&one_col, "0.5\n".repeat(200)).unwrap();
+    expect_input_error(&["encode", "--model", &model, "--data", &x, "--aux", p(&one_col), "--out", p(&dir.join("z.npy"))], &["one.csv", "1 columns", "has 2"]);
+    let labels = dir.join("labels.csv");
+    std::fs::write(&labels, "1\n".repeat(200)).unwrap();
+    expect_input_error(&["encode", "--model", &model, "--data", &x, "--aux", p(&labels), "--aux-kind", "labels", "--out", p(&dir.join("z.npy"))], &["labels.csv", "integer labels", "real-valued u of 2"]);
 }

@@ -6,7 +6,7 @@ use strongid::nn::Activation;
 use strongid::simulate::ivae::{IvaeRecipe, Mixing, Modulation, SourcePrior, simulate};
 
 fn recipe(modulation: Modulation, mixing: Mixing, seed: u64) -> IvaeRecipe {
-    IvaeRecipe { latent_dim: 5, obs_dim: 5, segments: 40, per_segment: 1000, mixing_layers: 3, prior: SourcePrior::Gauss, modulation, activation: Activation::Xtanh, mixing, noise: 0.0, seed }
+    IvaeRecipe { latent_dim: 5, obs_dim: 5, segments: 40, per_segment: 1000, mixing_layers: 3, prior: SourcePrior::Gauss, modulation, activation: Activation::Xtanh, mixing, noise: 0.0, seed, u_dim: 0 }
 }
 
 fn layer_matrices(meta: &serde_json::Value) -> Vec<Matrix> {

@@ -96,7 +96,7 @@ pub struct Experiment {
 /// `fit --restarts` does: the iVAE family's ELBO has poor local optima that the validation loss
 /// exposes, and the theory is about the optimum.
 pub fn evaluate_kind(setting: &str, label: &str, kind: ModelKind, opts: &FitOptions, ds: &Dataset, u_path: &Path, seeds: &[u64], best_of: u64) -> Result<Row> {
-    let u = ds.u.as_deref();
+    let u = ds.u.as_ref();
     let best_of = best_of.max(1);
     let all_seeds: Vec<u64> = seeds.iter().flat_map(|s| (0..best_of).map(move |r| s * 100 + r)).collect();
     let all: Vec<Model> = probe::fit_parallel(kind, opts, ds, u, u_path, &all_seeds)?;

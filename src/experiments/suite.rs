@@ -77,7 +77,7 @@ fn e2(mode: Mode, _dir: &Path) -> Result<Experiment> {
     };
     for d in dims {
         for modulation in [Modulation::MeanVariance, Modulation::Variance] {
-            let recipe = IvaeRecipe { latent_dim: d, obs_dim: d, segments, per_segment, mixing_layers: layers, prior: SourcePrior::Gauss, modulation, activation: Activation::Xtanh, mixing: Mixing::Shared, noise: 0.0, seed: 1 };
+            let recipe = IvaeRecipe { latent_dim: d, obs_dim: d, segments, per_segment, mixing_layers: layers, prior: SourcePrior::Gauss, modulation, activation: Activation::Xtanh, mixing: Mixing::Shared, noise: 0.0, seed: 1, u_dim: 0 };
             let sim = simulate::ivae::simulate(&recipe)?;
             let mut opts = FitOptions::defaults();
             (opts.latent_dim, opts.hidden, opts.batch, opts.epochs, opts.patience) = (Some(d), 100, 64, epochs, 20);

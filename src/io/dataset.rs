@@ -1,7 +1,7 @@
 //! A dataset: observations `x`, and when simulated, the true latents `z`, environment labels `u`
 //! and the recipe in `meta.json`. On disk a simulated dataset is a directory holding
 //! `x.npy`, `z.npy`, `u.npy` (when it has environments) and `meta.json`.
-use super::{read_labels, read_matrix, write_labels_npy, write_npy};
+use super::{Aux, AuxKind, read_aux, read_matrix, write_labels_npy, write_npy};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 pub struct Dataset {
     pub x: Matrix,
     pub z: Option<Matrix>,
-    pub u: Option<Vec<i64>>,
+    /// Environment labels or a real-valued u (u.npy).
+    pub u: Option<Aux>,
     pub meta: Option<serde_json::Value>,
 }
 
@@ -30,7 +31,7 @@ impl Dataset {
         let x = read_matrix(&x_path)?;
         let optional = |name: &str| -> Option<PathBuf> { Some(path.join(name)).filter(|p| p.exists()) };
         let z = optional("z.npy").map(|p| read_matrix(&p)).transpose()?;
-        let u = optional("u.npy").map(|p| read_labels(&p)).transpose()?;
+        let u = optional("u.npy").map(|p| read_aux(&p, AuxKind::Auto)).transpose()?;
         let meta = optional("meta.json")
             .map(|p| {
                 let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
@@ -41,7 +42,7 @@ impl Dataset {
             check_rows(&path.join("z.npy"), z.rows, x.rows)?;
         }
         if let Some(u) = &u {
-            check_rows(&path.join("u.npy"), u.len(), x.rows)?;
+            check_rows(&path.join("u.npy"), u.rows(), x.rows)?;
         }
         Ok(Dataset { x, z, u, meta })
     }
@@ -57,8 +58,10 @@ impl Dataset {
         if let Some(z) = &self.z {
             write_npy(&dir.join("z.npy"), z)?;
         }
-        if let Some(u) = &self.u {
-            write_labels_npy(&dir.join("u.npy"), u)?;
+        match &self.u {
+            Some(Aux::Labels(u)) => write_labels_npy(&dir.join("u.npy"), u)?,
+            Some(Aux::Continuous(u)) => write_npy(&dir.join("u.npy"), u)?,
+            None => {}
         }
         if let Some(meta) = &self.meta {
             let text = serde_json::to_string_pretty(meta).expect("JSON values always serialize");

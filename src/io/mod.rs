@@ -1,11 +1,13 @@
 //! Data I/O: float matrices and integer labels from `.npy` / `.csv`, `.npy` output, simulated
 //! dataset directories, and atomic file writes (temp file + rename) so an interrupted write never
 //! destroys what was there before.
+mod aux;
 mod csv_file;
 mod dataset;
 mod npy;
 mod stream;
 
+pub use aux::{Aux, AuxKind, read_aux};
 pub use dataset::Dataset;
 pub use npy::{write_labels_npy, write_npy};
 pub use stream::{RowReader, count_rows, write_npy_rows};

@@ -22,6 +22,11 @@ impl Vae {
             .par_iter()
             .map(|&start| {
                 let n = CHUNK.min(x.rows - start);
+                if self.config.aux_dim > 0 {
+                    // A real-valued u is a dense part of the encoder's input.
+                    let xs: Vec<f32> = (start..start + n).flat_map(|i| x.row(i).iter().chain(onehot.row(i)).map(|&v| v as f32)).collect();
+                    return self.encoder.infer_cpu(&host.values, xs, None, n);
+                }
                 let xs: Vec<f32> = x.data[start * x.cols..(start + n) * x.cols].iter().map(|&v| v as f32).collect();
                 let idx = (onehot.cols > 0).then(|| (start..start + n).map(|i| onehot.row(i).iter().position(|&v| v == 1.0).unwrap_or(0)).collect());
                 self.encoder.infer_cpu(&host.values, xs, idx, n)
@@ -38,15 +43,27 @@ impl Vae {
     }
 
     /// Mean negative ELBO of n rows and, when `want_grad`, its gradient (else an empty list).
-    /// `x` is n × D, `env` the one-hot index of each row (ignored for `vae`), `eps` the n × d
-    /// standard normal draws.
-    pub fn neg_elbo_grad(&self, p: &HostParams, x: &[f32], env: &[usize], eps: &[f32], n: usize, want_grad: bool) -> (f64, Vec<Vec<f32>>) {
-        let (dx, d, m_envs) = (self.config.obs_dim, self.config.latent_dim, self.config.n_envs());
+    /// `x` is n × D, `env` the one-hot index of each row (labels; ignored otherwise), `u` the
+    /// rows of a real-valued u (n × aux_dim; empty otherwise), `eps` the n × d standard normal draws.
+    pub fn neg_elbo_grad(&self, p: &HostParams, x: &[f32], env: &[usize], u: &[f32], eps: &[f32], n: usize, want_grad: bool) -> (f64, Vec<Vec<f32>>) {
+        let (dx, d, m_envs, k_u) = (self.config.obs_dim, self.config.latent_dim, self.config.n_envs(), self.config.aux_dim);
         let (ne, nd) = (self.encoder.n_tensors(), self.decoder.n_tensors());
         let inv_n = 1.0 / n as f32;
-        // Encoder on (x, one-hot u): the one-hot part is a row gather in the first layer.
-        let onehot = (m_envs > 0).then(|| env.to_vec());
-        let (enc_out, enc_tape) = self.encoder.forward_cpu_onehot(&p.values[..ne], x.to_vec(), onehot, n);
+        // Encoder on (x, u): one-hot labels are a row gather in the first layer, a real u is
+        // part of the dense input.
+        let (enc_out, enc_tape) = if k_u > 0 {
+            let xu: Vec<f32> = (0..n).flat_map(|i| x[i * dx..(i + 1) * dx].iter().chain(&u[i * k_u..(i + 1) * k_u]).copied()).collect();
+            self.encoder.forward_cpu(&p.values[..ne], xu, n)
+        } else {
+            let onehot = (m_envs > 0).then(|| env.to_vec());
+            self.encoder.forward_cpu_onehot(&p.values[..ne], x.to_vec(), onehot, n)
+        };
+        // The prior network λ(u) → (means, log-variances) per row, for a real-valued u.
+        let net = self.prior_net.as_ref().map(|net| {
+            let e = ne + nd;
+            let (out, tape) = net.forward_cpu(&p.values[e..e + net.n_tensors()], u.to_vec(), n);
+            (net, e, out, tape)
+        });
         // Prior rows (means, log-variances); anchors frozen; variance-only means are 0.
         let table = self.config.has_prior_table() && m_envs > 0;
         let (mut pm, mut plv, mut free) = (vec![0.0f32; m_envs * d], vec![0.0f32; m_envs * d], vec![1.0f32; m_envs * d]);
@@ -70,6 +87,7 @@ impl Vae {
         let mut kl = 0.0f64;
         let mut d_enc = vec![0.0f32; n * w];
         let (mut g_pm, mut g_plv) = (vec![0.0f32; m_envs * d], vec![0.0f32; m_envs * d]);
+        let mut g_net = vec![0.0f32; if net.is_some() { n * 2 * d } else { 0 }];
         for i in 0..n {
             let row = &enc_out[i * w..(i + 1) * w];
             let grow = &mut d_enc[i * w..(i + 1) * w];
@@ -86,7 +104,11 @@ impl Vae {
                     }
                 }
                 z[i * d + j] = m + sd * eps[i * d + j] + below_eps;
-                let (mp, lvp) = if table { (pm[env[i] * d + j], plv[env[i] * d + j]) } else { (0.0, 0.0) };
+                let (mp, lvp) = match &net {
+                    Some((_, _, out, _)) => (if self.config.prior_mean { out[i * 2 * d + j] } else { 0.0 }, out[i * 2 * d + d + j]),
+                    None if table => (pm[env[i] * d + j], plv[env[i] * d + j]),
+                    None => (0.0, 0.0),
+                };
                 let inv_vp = (-lvp).exp();
                 let diff = m - mp;
                 let cov_jj = v + below_sq;
@@ -101,9 +123,13 @@ impl Vae {
                         grow[c] = row[c] * inv_vp * inv_n;
                     }
                 }
-                if table {
-                    g_pm[env[i] * d + j] -= diff * inv_vp * inv_n;
-                    g_plv[env[i] * d + j] += 0.5 * (1.0 - (cov_jj + diff * diff) * inv_vp) * inv_n;
+                let (gm, glv) = (-diff * inv_vp * inv_n, 0.5 * (1.0 - (cov_jj + diff * diff) * inv_vp) * inv_n);
+                if net.is_some() {
+                    g_net[i * 2 * d + j] = if self.config.prior_mean { gm } else { 0.0 };
+                    g_net[i * 2 * d + d + j] = glv;
+                } else if table {
+                    g_pm[env[i] * d + j] += gm;
+                    g_plv[env[i] * d + j] += glv;
                 }
             }
         }
@@ -154,6 +180,9 @@ impl Vae {
             }
         }
         self.encoder.backward_cpu(&p.values[..ne], enc_tape, d_enc, &mut grads[..ne], false);
+        if let Some((net, e, _, tape)) = net {
+            net.backward_cpu(&p.values[e..e + net.n_tensors()], tape, g_net, &mut grads[e..e + net.n_tensors()], false);
+        }
         if table {
             let e = ne + nd;
             if self.config.prior_mean {

@@ -2,6 +2,7 @@
 //! Thm 4.5 before training and the two-stage `--freeze-after` schedule.
 use super::{Vae, VaeConfig, Variant};
 use crate::error::{Error, Result};
+use crate::io::Aux;
 use crate::matrix::Matrix;
 use crate::nn::HostParams;
 use crate::nn::Activation;
@@ -41,18 +42,20 @@ pub struct VaeOptions {
     pub posterior: super::PosteriorKind,
 }
 
-/// The training objective: mean negative ELBO of rows of `x` with one-hot labels `onehot`.
+/// The training objective: mean negative ELBO of rows of `x` with u as the networks see it
+/// (`Vae::u_features`: one-hot labels or a real-valued u).
 pub struct NegElbo<'a> {
     pub vae: &'a Vae,
     pub x: &'a Matrix,
     pub onehot: &'a Matrix,
-    /// Each row's environment index (the position of its 1 in `onehot`), found once.
+    /// Each row's environment index (the position of its 1 in `onehot`), found once (labels only).
     env: Vec<usize>,
 }
 
 impl<'a> NegElbo<'a> {
     pub fn new(vae: &'a Vae, x: &'a Matrix, onehot: &'a Matrix) -> Self {
-        let env = (0..onehot.rows).map(|r| onehot.row(r).iter().position(|&v| v == 1.0).unwrap_or(0)).collect();
+        let labels = vae.config.aux_dim == 0;
+        let env = (0..onehot.rows).map(|r| if labels { onehot.row(r).iter().position(|&v| v == 1.0).unwrap_or(0) } else { 0 }).collect();
         NegElbo { vae, x, onehot, env }
     }
 }
@@ -84,22 +87,36 @@ impl NegElbo<'_> {
             x.extend(self.x.row(r).iter().map(|&v| v as f32));
         }
         let env: Vec<usize> = rows.iter().map(|&r| self.env[r]).collect();
+        let k = self.vae.config.aux_dim;
+        let u: Vec<f32> = if k > 0 { rows.iter().flat_map(|&r| self.onehot.row(r).iter().map(|&v| v as f32)).collect() } else { Vec::new() };
         // The same draws as `simulate::standard_normal` (row-major f64), rounded to f32.
         let eps: Vec<f32> = (0..rows.len() * d).map(|_| { let v: f64 = StandardNormal.sample(&mut *rng); v as f32 }).collect();
         if !want_grad {
-            return self.vae.neg_elbo_grad(params, &x, &env, &eps, rows.len(), false);
+            return self.vae.neg_elbo_grad(params, &x, &env, &u, &eps, rows.len(), false);
         }
-        train::data_parallel(rows.len(), |r| self.vae.neg_elbo_grad(params, &x[r.start * dx..r.end * dx], &env[r.clone()], &eps[r.start * d..r.end * d], r.len(), true))
+        train::data_parallel(rows.len(), |r| {
+            self.vae.neg_elbo_grad(params, &x[r.start * dx..r.end * dx], &env[r.clone()], &u[r.start * k..r.end * k], &eps[r.start * d..r.end * d], r.len(), true)
+        })
     }
 }
 
-/// Environment labels: required (and matched to x's rows) for the iVAE variants.
-fn labels<'a>(variant: Variant, u: Option<&'a [i64]>, u_path: &Path, rows: usize) -> Result<Option<&'a [i64]>> {
+/// u: required (and matched to x's rows) for the iVAE variants; ivae-frozen freezes the priors
+/// of environments, so it needs labels.
+fn checked_aux<'a>(variant: Variant, u: Option<&'a Aux>, u_path: &Path, rows: usize) -> Result<Option<&'a Aux>> {
     match (variant, u) {
         (Variant::Vae, _) => Ok(None),
-        (_, None) => Err(Error::usage("this model needs environment labels: give a dataset directory with u.npy, or --aux U.npy")),
-        (_, Some(u)) if u.len() != rows => Err(Error::input(u_path, format!("has {} labels but the data has {rows} rows", u.len()))),
-        (_, Some(u)) => Ok(Some(u)),
+        (_, None) => Err(Error::usage("this model needs u: give a dataset directory with u.npy, or --aux U.npy (integer environment labels, or a real-valued matrix for ivae)")),
+        (_, Some(u)) => {
+            u.check_rows(u_path, rows)?;
+            if let (Variant::IvaeFrozen, Aux::Continuous(m)) = (variant, u) {
+                return Err(Error::input(u_path, format!(
+                    "is a real-valued u ({} column(s)); ivae-frozen freezes the priors of given environments, so it needs integer environment labels. \
+                     Fit ivae for a real-valued u (its prior is then a network λ(u)), or pass --aux-kind labels if these numbers are labels",
+                    m.cols
+                )));
+            }
+            Ok(Some(u))
+        }
     }
 }
 
@@ -135,11 +152,16 @@ fn merge(first: TrainReport, second: TrainReport) -> TrainReport {
 }
 
 /// Fit a model of the family. `u_path` names the labels' file in error messages.
-pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, train_cfg: &TrainConfig, show_progress: bool) -> Result<(Vae, TrainReport)> {
+pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, train_cfg: &TrainConfig, show_progress: bool) -> Result<(Vae, TrainReport)> {
     if opts.latent_dim == 0 || opts.hidden == 0 || !(opts.decoder_var > 0.0) {
         return Err(Error::usage("--latent-dim, --hidden and --decoder-var must be positive"));
     }
-    let u = labels(opts.variant, u, u_path, x.rows)?;
+    let aux = checked_aux(opts.variant, aux, u_path, x.rows)?;
+    let u = aux.and_then(Aux::labels);
+    let aux_dim = match aux {
+        Some(Aux::Continuous(m)) => m.cols,
+        _ => 0,
+    };
     let mut envs: Vec<i64> = u.map(|u| u.to_vec()).unwrap_or_default();
     envs.sort_unstable();
     envs.dedup();
@@ -162,6 +184,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
         learn_decoder_var: opts.learn_decoder_var,
         standardize: None,
         posterior: opts.posterior,
+        aux_dim,
     };
     let standardized;
     let x = if opts.standardize {
@@ -177,14 +200,13 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, u: Option<&[i64]>, u_path: &Path, trai
         config.anchors = anchors;
         config.anchor_check = Some(check);
     }
-    let mut onehot = Matrix::zeros(x.rows, envs.len());
     let mut vae = Vae::new(config, &mut train::stream(train_cfg.seed, train::STREAM_INIT));
-    if let Some(u) = u {
-        onehot = vae.one_hot(u, u_path)?;
-    }
+    let onehot = vae.u_features(aux, x.rows, u_path)?;
     let mut first_start = train::Start::Fresh;
-    if opts.warm_start_epochs > 0 && opts.variant != Variant::Vae {
-        warm_start(&mut vae, x, u.expect("labels checked"), opts.warm_start_epochs, train_cfg)?;
+    // The warm start's linear code needs environments (their moments); a real-valued u starts
+    // from the random initialisation.
+    if let (true, Some(u)) = (opts.warm_start_epochs > 0 && opts.variant != Variant::Vae, u) {
+        warm_start(&mut vae, x, u, opts.warm_start_epochs, train_cfg)?;
         first_start = train::Start::Continuation;
     }
     let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo::new(vae, x, &onehot), vae.params.values.clone(), cfg, show_progress, start);

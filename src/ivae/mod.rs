@@ -72,6 +72,10 @@ pub struct VaeConfig {
     /// Diagonal (files written before this option) or full-covariance posterior.
     #[serde(default)]
     pub posterior: PosteriorKind,
+    /// Columns of a real-valued u (0: environment labels, or none for `vae`). With a real u the
+    /// prior is a network λ(u) → (mean, log-variance) instead of a table per environment.
+    #[serde(default)]
+    pub aux_dim: usize,
 }
 
 /// Floor of a learned decoder variance (standardised units): noiseless data would otherwise
@@ -82,13 +86,33 @@ impl VaeConfig {
     fn n_envs(&self) -> usize {
         self.envs.len()
     }
+    /// Width of u as the networks see it: one-hot environments or the real-valued u's columns.
+    pub fn u_width(&self) -> usize {
+        if self.aux_dim > 0 { self.aux_dim } else { self.n_envs() }
+    }
     fn has_prior_table(&self) -> bool {
-        self.variant != Variant::Vae
+        self.variant != Variant::Vae && self.aux_dim == 0
+    }
+    fn has_prior_net(&self) -> bool {
+        self.variant != Variant::Vae && self.aux_dim > 0
+    }
+    /// λ(u) → (means, log-variances) of p(z | u), for a real-valued u.
+    fn prior_net(&self) -> Option<Mlp> {
+        self.has_prior_net().then(|| {
+            let mut sizes = vec![self.aux_dim];
+            sizes.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
+            sizes.push(2 * self.latent_dim);
+            Mlp::dense(sizes, self.activation)
+        })
+    }
+    /// Index of the first prior parameter (table or network) among the parameters.
+    fn prior_index(&self) -> usize {
+        self.encoder().n_tensors() + self.decoder().n_tensors()
     }
     /// Index of the learned decoder log-variance (1 × D) among the parameters.
     fn decoder_logvar_index(&self) -> Option<usize> {
-        let (e, d) = (self.encoder().n_tensors(), self.decoder().n_tensors());
-        self.learn_decoder_var.then(|| e + d + if self.has_prior_table() { 2 } else { 0 })
+        let prior = if self.has_prior_table() { 2 } else { self.prior_net().map_or(0, |m| m.n_tensors()) };
+        self.learn_decoder_var.then(|| self.prior_index() + prior)
     }
     /// Below-diagonal entries of the posterior's Cholesky factor the encoder outputs.
     pub fn n_offdiag(&self) -> usize {
@@ -103,7 +127,7 @@ impl VaeConfig {
         2 * self.latent_dim + self.n_offdiag()
     }
     fn encoder(&self) -> Mlp {
-        let mut sizes = vec![self.obs_dim + self.n_envs()];
+        let mut sizes = vec![self.obs_dim + self.u_width()];
         sizes.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
         sizes.push(self.encoder_width());
         Mlp::dense(sizes, self.activation)
@@ -122,6 +146,7 @@ pub struct Vae {
     pub params: ParamSet,
     encoder: Mlp,
     decoder: Mlp,
+    prior_net: Option<Mlp>,
     /// (free, fixed mean, fixed log-variance), M × d f32, built once from the anchors: free is 1
     /// on learned rows and 0 on anchor rows, whose values are the constants.
     frozen: Option<[Tensor<2>; 3]>,
@@ -162,7 +187,7 @@ pub fn offdiag_index(j: usize, k: usize) -> usize {
 impl Vae {
     /// A fresh model with seeded weights; learned priors start at N(0, I).
     pub fn new(config: VaeConfig, rng: &mut impl rand::Rng) -> Vae {
-        let (encoder, decoder) = (config.encoder(), config.decoder());
+        let (encoder, decoder, prior_net) = (config.encoder(), config.decoder(), config.prior_net());
         let mut params = ParamSet::new();
         encoder.init_params(&mut params, "encoder", rng);
         decoder.init_params(&mut params, "decoder", rng);
@@ -171,17 +196,20 @@ impl Vae {
             params.push("prior.mean", &zeros);
             params.push("prior.logvar", &zeros);
         }
+        if let Some(net) = &prior_net {
+            net.init_params(&mut params, "prior_net", rng);
+        }
         if config.learn_decoder_var {
             params.push("decoder.logvar", &Matrix::from_fn(1, config.obs_dim, |_, _| config.decoder_var.ln()));
         }
         let frozen = frozen_tables(&config);
-        Vae { config, params, encoder, decoder, frozen }
+        Vae { config, params, encoder, decoder, prior_net, frozen }
     }
 
     pub fn from_parts(config: VaeConfig, params: ParamSet) -> Vae {
-        let (encoder, decoder) = (config.encoder(), config.decoder());
+        let (encoder, decoder, prior_net) = (config.encoder(), config.decoder(), config.prior_net());
         let frozen = frozen_tables(&config);
-        Vae { config, params, encoder, decoder, frozen }
+        Vae { config, params, encoder, decoder, prior_net, frozen }
     }
 
     /// Freeze the priors of these anchors (after a warm-up, `--freeze-after`).
@@ -207,6 +235,35 @@ impl Vae {
         Ok(m)
     }
 
+    /// u as the networks see it, n × `u_width`: one-hot rows for labels, the matrix itself for a
+    /// real-valued u (columns checked); n × 0 for `vae`. Errors name `path`.
+    pub fn u_features(&self, u: Option<&crate::io::Aux>, n: usize, path: &Path) -> Result<Matrix> {
+        use crate::io::Aux;
+        if self.config.u_width() == 0 {
+            return Ok(Matrix::zeros(n, 0));
+        }
+        match u {
+            None => Err(Error::usage(format!(
+                "this model needs {}: pass --aux U.npy",
+                if self.config.aux_dim > 0 { format!("a real-valued u with {} columns", self.config.aux_dim) } else { "environment labels".into() }
+            ))),
+            Some(u) => {
+                u.check_rows(path, n)?;
+                match (u, self.config.aux_dim) {
+                    (Aux::Labels(l), 0) => self.one_hot(l, path),
+                    (Aux::Continuous(m), k) if k == m.cols => Ok(m.clone()),
+                    (Aux::Continuous(m), 0) => Err(Error::input(path, format!(
+                        "is a real-valued u ({} columns) but this model was trained with environment labels (integers, one column)", m.cols
+                    ))),
+                    (Aux::Continuous(m), k) => Err(Error::input(path, format!("has {} columns but the model's u has {k}", m.cols))),
+                    (Aux::Labels(_), k) => Err(Error::input(path, format!(
+                        "holds integer labels but this model was trained with a real-valued u of {k} column(s); pass --aux-kind continuous to read it as numbers"
+                    ))),
+                }
+            }
+        }
+    }
+
     fn enc_params<'a>(&self, p: &'a [Tensor<2>]) -> &'a [Tensor<2>] {
         &p[..self.encoder.n_tensors()]
     }
@@ -218,7 +275,7 @@ impl Vae {
     /// q(z | x, u). `onehot` is [n, M] (M = 0 for `vae`).
     pub fn posterior(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>) -> Gaussian {
         let input = match onehot {
-            Some(u) if self.config.n_envs() > 0 => Tensor::cat(vec![x, u], 1),
+            Some(u) if self.config.u_width() > 0 => Tensor::cat(vec![x, u], 1),
             _ => x,
         };
         let out = self.encoder.forward(self.enc_params(p), input);
@@ -244,6 +301,15 @@ impl Vae {
     /// p(z | u) per row; N(0, I) for `vae`.
     pub fn prior(&self, p: &[Tensor<2>], onehot: Option<Tensor<2>>, n: usize, like: &Tensor<2>) -> Gaussian {
         match onehot {
+            Some(u) if self.config.has_prior_net() => {
+                let net = self.prior_net.as_ref().expect("has_prior_net");
+                let e = self.config.prior_index();
+                let out = net.forward(&p[e..e + net.n_tensors()], u);
+                let d = self.config.latent_dim;
+                let mean = out.clone().narrow(1, 0, d);
+                let mean = if self.config.prior_mean { mean } else { mean.mul_scalar(0.0) };
+                Gaussian { mean, var: out.narrow(1, d, d).exp(), offdiag: None }
+            }
             Some(u) if self.config.has_prior_table() => {
                 let (mean, var) = self.prior_tables(p, like);
                 Gaussian { mean: u.clone().matmul(mean), var: u.matmul(var), offdiag: None }
@@ -314,7 +380,7 @@ impl Vae {
     }
 
     fn onehot_tensor(&self, onehot: &Matrix) -> Option<Tensor<2>> {
-        (self.config.n_envs() > 0).then(|| tensor::from_matrix(onehot, self.dtype()))
+        (self.config.u_width() > 0).then(|| tensor::from_matrix(onehot, self.dtype()))
     }
 
     /// Posterior mean for each row, or a posterior sample drawing from `sample` (row after row,

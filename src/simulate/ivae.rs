@@ -57,6 +57,41 @@ pub struct IvaeRecipe {
     pub mixing: Mixing,
     pub noise: f64,
     pub seed: u64,
+    /// 0: segment labels (the official recipe). K > 0: a real-valued u ~ U(−1, 1)^K per row,
+    /// and the prior's scales (and means, if mean-modulated) smooth functions of u
+    /// (`continuous_prior`); `segments × per_segment` is then just the number of rows.
+    #[serde(default)]
+    pub u_dim: usize,
+}
+
+/// The continuous-u prior of coordinate j: log s_j(u) = ln 1.5 + 0.8 sin(ω_j·u + φ_j) (scales in
+/// 0.67–3.3, the official range U(0.5, 3) roughly) and μ_j(u) = 4 sin(ν_j·u + ψ_j) when
+/// mean-modulated; ω, ν ~ U(1, 3)^K, φ, ψ ~ U(0, 2π).
+#[derive(Clone, Debug, Serialize)]
+struct ContinuousPrior {
+    omega: Vec<Vec<f64>>,
+    phi: Vec<f64>,
+    nu: Vec<Vec<f64>>,
+    psi: Vec<f64>,
+    mean_modulated: bool,
+}
+
+impl ContinuousPrior {
+    fn draw(d: usize, k: usize, mean_modulated: bool, rng: &mut impl Rng) -> ContinuousPrior {
+        let tau = 2.0 * std::f64::consts::PI;
+        let mut vecs = |lo: f64, hi: f64| -> Vec<Vec<f64>> { (0..d).map(|_| (0..k).map(|_| rng.random_range(lo..hi)).collect()).collect() };
+        let (omega, nu) = (vecs(1.0, 3.0), vecs(1.0, 3.0));
+        let phi = (0..d).map(|_| rng.random_range(0.0..tau)).collect();
+        let psi = (0..d).map(|_| rng.random_range(0.0..tau)).collect();
+        ContinuousPrior { omega, phi, nu, psi, mean_modulated }
+    }
+    /// (mean, sd) of coordinate j at u.
+    fn at(&self, j: usize, u: &[f64]) -> (f64, f64) {
+        let dot = |w: &[f64]| w.iter().zip(u).map(|(a, b)| a * b).sum::<f64>();
+        let sd = (1.5f64.ln() + 0.8 * (dot(&self.omega[j]) + self.phi[j]).sin()).exp();
+        let mean = if self.mean_modulated { 4.0 * (dot(&self.nu[j]) + self.psi[j]).sin() } else { 0.0 };
+        (mean, sd)
+    }
 }
 
 /// The official generator's activations, slope 0.1 (its `generate_data` default).
@@ -122,22 +157,40 @@ pub fn simulate(r: &IvaeRecipe) -> Result<IvaeData> {
     let n = r.segments * r.per_segment;
     let mut z = Matrix::zeros(n, d);
     let mut u = Vec::with_capacity(n);
-    for (m, p) in priors.iter().enumerate() {
-        for i in 0..r.per_segment {
-            let row = m * r.per_segment + i;
-            for j in 0..d {
-                let eps: f64 = match r.prior {
-                    SourcePrior::Gauss => StandardNormal.sample(&mut zrng),
-                    SourcePrior::Laplace => {
-                        // Inverse CDF of Laplace(0, b = 1/√2): unit variance.
-                        let q: f64 = zrng.random_range(-0.5..0.5);
-                        -q.signum() * (1.0 - 2.0 * q.abs()).ln() / std::f64::consts::SQRT_2
-                    }
-                };
-                z.set(row, j, p.mean[j] + p.var[j].sqrt() * eps);
+    let noise = |rng: &mut rand_chacha::ChaCha8Rng| -> f64 {
+        match r.prior {
+            SourcePrior::Gauss => StandardNormal.sample(rng),
+            SourcePrior::Laplace => {
+                // Inverse CDF of Laplace(0, b = 1/√2): unit variance.
+                let q: f64 = rng.random_range(-0.5..0.5);
+                -q.signum() * (1.0 - 2.0 * q.abs()).ln() / std::f64::consts::SQRT_2
             }
-            u.push(m as i64);
         }
+    };
+    let mut continuous = None;
+    if r.u_dim == 0 {
+        for (m, p) in priors.iter().enumerate() {
+            for i in 0..r.per_segment {
+                let row = m * r.per_segment + i;
+                for j in 0..d {
+                    let eps = noise(&mut zrng);
+                    z.set(row, j, p.mean[j] + p.var[j].sqrt() * eps);
+                }
+                u.push(m as i64);
+            }
+        }
+    } else {
+        let prior = ContinuousPrior::draw(d, r.u_dim, r.modulation == Modulation::MeanVariance, &mut stream(r.seed, 44));
+        let mut urng = stream(r.seed, 45);
+        let uc = Matrix::from_fn(n, r.u_dim, |_, _| urng.random_range(-1.0..1.0));
+        for row in 0..n {
+            for j in 0..d {
+                let (mean, sd) = prior.at(j, uc.row(row));
+                let eps = noise(&mut zrng);
+                z.set(row, j, mean + sd * eps);
+            }
+        }
+        continuous = Some((uc, prior));
     }
     let mut mrng = stream(r.seed, 42);
     let mut layers: Vec<(Matrix, f64)> = Vec::new();
@@ -165,12 +218,17 @@ pub fn simulate(r: &IvaeRecipe) -> Result<IvaeData> {
             *v += r.noise * e;
         }
     }
+    let (u, priors, continuous_prior) = match continuous {
+        Some((uc, prior)) => (crate::io::Aux::Continuous(uc), Vec::new(), Some(prior)),
+        None => (crate::io::Aux::Labels(u), priors, None),
+    };
     let meta = serde_json::json!({
         "recipe": "ivae",
         "description": "official iVAE recipe: per-segment scales U(0.5,3) (means U(-5,5) if mean-modulated), MLP mixing with unit-norm columns and condition-number rejection (one matrix shared by every layer unless mixing = fresh), activation slope 0.1; priors.json holds the true per-segment means and variances",
         "parameters": r,
         "mixing": layers,
         "priors": priors,
+        "continuous_prior": continuous_prior,
     });
     Ok(IvaeData { dataset: Dataset { x, z: Some(z), u: Some(u), meta: Some(meta) }, priors })
 }

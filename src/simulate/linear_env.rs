@@ -48,5 +48,5 @@ pub fn simulate(envs: usize, latent_dim: usize, obs_dim: usize, per_env: usize, 
         "F": (0..loading.rows).map(|i| loading.row(i).to_vec()).collect::<Vec<_>>(),
         "priors": priors,
     });
-    Ok(LinearEnvData { dataset: Dataset { x, z: Some(z), u: Some(u), meta: Some(meta) }, priors, loading })
+    Ok(LinearEnvData { dataset: Dataset { x, z: Some(z), u: Some(crate::io::Aux::Labels(u)), meta: Some(meta) }, priors, loading })
 }
