@@ -13,6 +13,12 @@ use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveArg {
+    Elbo,
+    Weighted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TransformArg {
     Affine,
     Spline,
@@ -67,6 +73,13 @@ pub struct FitOptions {
     /// the official iVAE).
     #[arg(long, value_enum, default_value = "full", help_heading = "iVAE family / factor analysis")]
     pub posterior: crate::ivae::PosteriorKind,
+    /// elbo, or the official iVAE's weighted objective (`--objective-weights`, with the
+    /// aggregate posterior estimated on each minibatch; trained through autodiff, slower).
+    #[arg(long, value_enum, default_value = "elbo", help_heading = "iVAE family / factor analysis")]
+    pub objective: ObjectiveArg,
+    /// a,b,c,d of the weighted objective (the official configs/ivae.yaml: 100,1,0,10).
+    #[arg(long, value_delimiter = ',', num_args = 4, default_values_t = [100.0, 1.0, 0.0, 10.0], help_heading = "iVAE family / factor analysis")]
+    pub objective_weights: Vec<f64>,
     // --- networks and training
     #[arg(long, default_value_t = 64)]
     pub hidden: usize,
@@ -123,6 +136,10 @@ impl FitOptions {
             standardize: !self.no_standardize,
             warm_start_epochs: self.warm_start,
             posterior: self.posterior,
+            weighted: (self.objective == ObjectiveArg::Weighted).then(|| {
+                let w = &self.objective_weights;
+                crate::ivae::weighted::Weights { a: w[0], b: w[1], c: w[2], d: w[3] }
+            }),
         }
     }
     pub fn train_config(&self, seed: u64) -> TrainConfig {

@@ -29,6 +29,7 @@ fn small_config(anchors: Vec<EnvPrior>) -> VaeConfig {
         standardize: None,
         posterior: strongid::ivae::PosteriorKind::Diagonal,
         aux_dim: 0,
+        weighted: None,
     }
 }
 
@@ -72,6 +73,58 @@ fn elbo_gradient_matches_finite_differences_and_frozen_priors_get_none() {
     }
 }
 
+/// The official weighted objective (`ivae::weighted`): its autodiff gradient equals central finite
+/// differences (f64; the logsumexp's detached shift must not bias it), and with weights (1, 1, 1, 1)
+/// the aggregate-posterior estimates cancel, leaving a single-sample ELBO whose average over draws
+/// equals the closed-form-KL negative ELBO.
+#[test]
+fn weighted_objective_gradient_and_its_unit_weights_limit() {
+    use strongid::ivae::weighted::Weights;
+    let mut config = small_config(vec![]);
+    config.variant = Variant::Ivae;
+    let mut rng = stream(8, 1);
+    let vae = Vae::new(config, &mut stream(8, 0));
+    let vae = Vae::from_parts(vae.config.clone(), vae.params.cast(DType::F64));
+    let x = tensor::from_matrix(&strongid::simulate::standard_normal(6, 3, &mut rng), DType::F64);
+    let onehot = tensor::from_matrix(&Matrix::from_fn(6, 3, |i, j| f64::from(u8::from(i % 3 == j))), DType::F64);
+    let eps = tensor::from_matrix(&strongid::simulate::standard_normal(6, 2, &mut rng), DType::F64);
+    let w = Weights::OFFICIAL;
+    let loss = |values: &[strongid::tensor::Tensor<2>]| tensor::scalar(vae.neg_weighted_objective(values, x.clone(), Some(onehot.clone()), eps.clone(), 100, w).sum());
+    let leaves = vae.params.leaves();
+    let grads = vae.neg_weighted_objective(&leaves, x.clone(), Some(onehot.clone()), eps.clone(), 100, w).sum().backward();
+    let h = 1e-6;
+    for (p, leaf) in leaves.iter().enumerate() {
+        let g = tensor::to_matrix(leaf.grad(&grads).expect("every parameter gets a gradient"));
+        let base = tensor::to_matrix(vae.params.values[p].clone());
+        for k in (0..base.data.len()).step_by(5) {
+            let (mut plus, mut minus) = (vae.params.values.clone(), vae.params.values.clone());
+            let (mut bp, mut bm) = (base.clone(), base.clone());
+            bp.data[k] += h;
+            bm.data[k] -= h;
+            plus[p] = tensor::from_matrix(&bp, DType::F64);
+            minus[p] = tensor::from_matrix(&bm, DType::F64);
+            let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
+            assert!((fd - g.data[k]).abs() < 1e-5 * fd.abs().max(1.0), "{}[{k}]: autodiff {} vs finite difference {fd}", vae.params.names[p], g.data[k]);
+        }
+    }
+    // Unit weights: mean over 4000 draws of eps matches the closed-form negative ELBO.
+    let unit = Weights { a: 1.0, b: 1.0, c: 1.0, d: 1.0 };
+    let (draws, n) = (4000, 6);
+    let xs = tensor::from_matrix(&Matrix::from_fn(draws * n, 3, |i, j| tensor::to_matrix(x.clone()).get(i % n, j)), DType::F64);
+    let us = tensor::from_matrix(&Matrix::from_fn(draws * n, 3, |i, j| f64::from(u8::from((i % n) % 3 == j))), DType::F64);
+    let e = tensor::from_matrix(&strongid::simulate::standard_normal(draws * n, 2, &mut stream(9, 0)), DType::F64);
+    // Batches of n rows (the estimator's pairs stay within a batch, and cancel anyway).
+    let mut total = 0.0;
+    for b in 0..draws {
+        let rows = |t: &strongid::tensor::Tensor<2>| t.clone().narrow(0, b * n, n);
+        total += tensor::scalar(vae.neg_weighted_objective(&vae.params.values, rows(&xs), Some(rows(&us)), rows(&e), 100, unit).sum());
+    }
+    let mc = total / (draws * n) as f64;
+    // The same draws, so the reconstruction terms are identical and only the KL's Monte Carlo error remains.
+    let closed = tensor::scalar(vae.neg_elbo(&vae.params.values, xs.clone(), Some(us.clone()), e.clone()).mean());
+    assert!((mc - closed).abs() < 0.02 * closed.abs().max(1.0), "unit-weight objective {mc} vs negative ELBO {closed}");
+}
+
 fn linear_options(anchors: &Path, allow_weak: bool) -> VaeOptions {
     VaeOptions {
         variant: Variant::IvaeFrozen,
@@ -89,6 +142,7 @@ fn linear_options(anchors: &Path, allow_weak: bool) -> VaeOptions {
         standardize: false,
         warm_start_epochs: 0,
         posterior: strongid::ivae::PosteriorKind::Diagonal,
+        weighted: None,
     }
 }
 
@@ -165,6 +219,8 @@ fn bad_labels_and_anchor_files_are_clear_errors() {
     let short = dir.join("short.csv");
     std::fs::write(&short, "0\n1\n2\n").unwrap();
     expect_input_error(&["fit", "ivae", "--data", p(&data), "--aux", p(&short), "--out", &model, "--quiet"], &["short.csv", "3 labels", "300 rows"]);
+    // The official weighted objective is defined for the mean-field posterior only.
+    expect_input_error(&["fit", "ivae", "--data", p(&data), "--objective", "weighted", "--out", &model, "--quiet"], &["--objective weighted", "--posterior diagonal"]);
     let foreign = dir.join("foreign.json");
     std::fs::write(&foreign, r#"[{"env": 7, "mean": [0, 0], "var": [1, 1]}, {"env": 0, "mean": [1, 0], "var": [1, 1]}, {"env": 1, "mean": [0, 1], "var": [1, 1]}]"#).unwrap();
     expect_input_error(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&foreign), "--latent-dim", "2", "--out", &model, "--quiet"], &["foreign.json", "environment 7 does not occur"]);

@@ -40,6 +40,8 @@ pub struct VaeOptions {
     pub warm_start_epochs: usize,
     /// Diagonal (mean-field) or full-covariance posterior.
     pub posterior: super::PosteriorKind,
+    /// Train on the official weighted objective with these weights (diagonal posterior only).
+    pub weighted: Option<super::weighted::Weights>,
 }
 
 /// The training objective: mean negative ELBO of rows of `x` with u as the networks see it
@@ -65,13 +67,23 @@ impl Objective for NegElbo<'_> {
         let x = tensor::from_matrix(&self.x.select_rows(rows), DType::F32);
         let onehot = (self.onehot.cols > 0).then(|| tensor::from_matrix(&self.onehot.select_rows(rows), DType::F32));
         let eps = tensor::from_matrix(&crate::simulate::standard_normal(rows.len(), self.vae.config.latent_dim, rng), DType::F32);
-        self.vae.neg_elbo(params, x, onehot, eps).mean()
+        match self.vae.config.weighted {
+            Some(w) => self.vae.neg_weighted_objective(params, x, onehot, eps, self.x.rows, w).mean(),
+            None => self.vae.neg_elbo(params, x, onehot, eps).mean(),
+        }
     }
-    /// The hand-written gradient (`Vae::neg_elbo_grad`), with the same random draws as `loss`.
+    /// The hand-written gradient (`Vae::neg_elbo_grad`), with the same random draws as `loss`;
+    /// the weighted objective goes through autodiff.
     fn loss_and_grad(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
+        if self.vae.config.weighted.is_some() {
+            return train::autodiff_loss_and_grad(self, params, rows, rng);
+        }
         self.fast(params, rows, rng, true)
     }
     fn loss_value(&self, params: &HostParams, rows: &[usize], rng: &mut ChaCha8Rng) -> f64 {
+        if self.vae.config.weighted.is_some() {
+            return tensor::scalar(self.loss(&params.tensors(), rows, rng));
+        }
         self.fast(params, rows, rng, false).0
     }
     fn n_rows(&self) -> usize {
@@ -156,6 +168,9 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
     if opts.latent_dim == 0 || opts.hidden == 0 || !(opts.decoder_var > 0.0) {
         return Err(Error::usage("--latent-dim, --hidden and --decoder-var must be positive"));
     }
+    if opts.weighted.is_some() && opts.posterior != super::PosteriorKind::Diagonal {
+        return Err(Error::usage("--objective weighted is the official code's objective, defined for its mean-field posterior: add --posterior diagonal"));
+    }
     let aux = checked_aux(opts.variant, aux, u_path, x.rows)?;
     let u = aux.and_then(Aux::labels);
     let aux_dim = match aux {
@@ -185,6 +200,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
         standardize: None,
         posterior: opts.posterior,
         aux_dim,
+        weighted: opts.weighted,
     };
     let standardized;
     let x = if opts.standardize {

@@ -12,6 +12,7 @@ mod backprop;
 pub mod fit;
 pub mod init;
 pub mod warm;
+pub mod weighted;
 
 use crate::error::{Error, Result};
 use crate::standardize::Standardize;
@@ -72,6 +73,10 @@ pub struct VaeConfig {
     /// Diagonal (files written before this option) or full-covariance posterior.
     #[serde(default)]
     pub posterior: PosteriorKind,
+    /// Train on the official weighted objective with these weights instead of the ELBO
+    /// (`weighted`); `None` (files written before this option): the ELBO.
+    #[serde(default)]
+    pub weighted: Option<weighted::Weights>,
     /// Columns of a real-valued u (0: environment labels, or none for `vae`). With a real u the
     /// prior is a network λ(u) → (mean, log-variance) instead of a table per environment.
     #[serde(default)]
