@@ -325,7 +325,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 Ok(())
             })?;
-            println!("wrote {rows} codes of dimension {} to {}", m.latent_dim(), out.display());
+            crate::outln!("wrote {rows} codes of dimension {} to {}", m.latent_dim(), out.display());
         }
         Command::Sample { model, n, seed, env, aux, out, force } => {
             check_out(&out, force)?;
@@ -341,7 +341,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 None => m.sample(n, seed, env)?,
             };
             io::write_npy(&out, &x)?;
-            println!("wrote {} samples to {}", x.rows, out.display());
+            crate::outln!("wrote {} samples to {}", x.rows, out.display());
         }
         Command::Logprob { model, data, out, force } => {
             check_out(&out, force)?;
@@ -357,7 +357,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 Ok(())
             })?;
-            println!("mean log-density {:.4} nats over {rows} rows", total / rows as f64);
+            crate::outln!("mean log-density {:.4} nats over {rows} rows", total / rows as f64);
         }
         Command::Eval { truth, learned, json } => {
             let z = io::read_matrix(&truth)?;
@@ -367,12 +367,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             let scores = metrics::evaluate(&z, &zhat)?;
             if json {
-                println!("{}", serde_json::to_string(&scores).expect("scores serialize"));
+                crate::outln!("{}", serde_json::to_string(&scores).expect("scores serialize"));
             } else {
-                print_scores(&[("learned", &scores)]);
+                print_scores(&[("learned", &scores)])?;
             }
         }
-        Command::Inspect { model } => inspect(&Model::load(&model)?),
+        Command::Inspect { model } => inspect(&Model::load(&model)?)?,
         Command::Experiments { quick: _, full, out, only } => {
             let mode = if full { crate::experiments::Mode::Full } else { crate::experiments::Mode::Quick };
             crate::experiments::run(mode, &out, only.as_deref())?;
@@ -382,9 +382,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let (u, u_path) = labels(&ds, &data, aux.as_deref(), aux_kind)?;
             let report = crate::probe::probe(kind, &opts, &ds, u.as_ref(), &u_path, restarts, threshold)?;
             if json {
-                println!("{}", serde_json::to_string(&report).expect("report serializes"));
+                crate::outln!("{}", serde_json::to_string(&report).expect("report serializes"));
             } else {
-                print!("{}", report.to_text());
+                crate::out!("{}", report.to_text());
             }
         }
         Command::Theory { kind, dim, anchors, variance_only, model, data, seed } => {
@@ -401,7 +401,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 if m.latent_dim() < 2 {
                     return Err(Error::usage("theory needs a latent dimension of at least 2"));
                 }
-                print!("{}", crate::theory::explain(Some(m.kind), m.latent_dim(), check.as_ref(), var_only, seed, Some(&codes))?);
+                crate::out!("{}", crate::theory::explain(Some(m.kind), m.latent_dim(), check.as_ref(), var_only, seed, Some(&codes))?);
                 return Ok(());
             }
             let check = match &anchors {
@@ -414,7 +414,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 None => None,
             };
-            print!("{}", crate::theory::explain(kind, dim, check.as_ref(), variance_only, seed, None)?);
+            crate::out!("{}", crate::theory::explain(kind, dim, check.as_ref(), variance_only, seed, None)?);
         }
         Command::OtKr { dim, n, seed, plot, force } => {
             check_out(&plot, force)?;
@@ -437,23 +437,23 @@ fn fit(args: &FitArgs) -> Result<()> {
     if let Some(c) = &model.certificate {
         for (seed, loss) in c.seeds.iter().zip(&c.validation_losses) {
             match loss {
-                Some(l) => println!("restart seed {seed}: validation loss {l:.4}"),
-                None => println!("restart seed {seed}: failed"),
+                Some(l) => crate::outln!("restart seed {seed}: validation loss {l:.4}"),
+                None => crate::outln!("restart seed {seed}: failed"),
             }
         }
     }
     model.save(&args.out)?;
     let r = &model.report;
-    println!(
+    crate::outln!(
         "{}: {} epochs in {:.1} s, best validation loss {:.4} nats (epoch {}, seed {}); saved {}",
         args.kind.name(), r.epochs_run, r.seconds, r.best_val_loss, r.best_epoch, model.train.seed, args.out.display()
     );
     if let Some(check) = model_anchor_check(&model) {
-        println!("anchors: {}", check.message);
+        crate::outln!("anchors: {}", check.message);
     }
     if let Some(c) = &model.certificate {
         if c.agrees {
-            println!("certificate: {}", c.message());
+            crate::outln!("certificate: {}", c.message());
         } else {
             eprintln!("warning: certificate: {}", c.message());
         }
@@ -461,7 +461,7 @@ fn fit(args: &FitArgs) -> Result<()> {
     if let Some(z) = &ds.z {
         if z.cols == model.latent_dim() {
             let zhat = model.encode(&ds.x, u.as_ref(), &u_path, None)?;
-            print_scores(&[(args.kind.name(), &metrics::evaluate(z, &zhat)?)]);
+            print_scores(&[(args.kind.name(), &metrics::evaluate(z, &zhat)?)])?;
         }
     }
     Ok(())
@@ -494,55 +494,56 @@ fn simulate_cmd(cmd: SimulateCmd) -> Result<()> {
     if let Some(p) = priors {
         crate::priors::write_anchors(&out.out.join("priors.json"), &p)?;
     }
-    println!("wrote {} rows × {} columns to {}", ds.x.rows, ds.x.cols, out.out.display());
+    crate::outln!("wrote {} rows × {} columns to {}", ds.x.rows, ds.x.cols, out.out.display());
     Ok(())
 }
 
-fn inspect(m: &Model) {
-    println!("kind          {}", m.kind.name());
-    println!("dimensions    observed {}, latent {}", m.obs_dim(), m.latent_dim());
+fn inspect(m: &Model) -> Result<()> {
+    crate::outln!("kind          {}", m.kind.name());
+    crate::outln!("dimensions    observed {}, latent {}", m.obs_dim(), m.latent_dim());
     match &m.fitted {
         Fitted::Flow(f) => {
-            println!("parameters    {}", f.params.count());
-            println!("architecture  {}", serde_json::to_string(&f.config).expect("serializes"));
+            crate::outln!("parameters    {}", f.params.count());
+            crate::outln!("architecture  {}", serde_json::to_string(&f.config).expect("serializes"));
         }
         Fitted::Vae(v) => {
-            println!("parameters    {}", v.params.count());
+            crate::outln!("parameters    {}", v.params.count());
             let mut c = v.config.clone();
             c.anchors.clear();
             c.anchor_check = None;
-            println!("architecture  {}", serde_json::to_string(&c).expect("serializes"));
+            crate::outln!("architecture  {}", serde_json::to_string(&c).expect("serializes"));
             if let Some(check) = &v.config.anchor_check {
-                println!("anchor check  {}", check.message);
+                crate::outln!("anchor check  {}", check.message);
             }
             for a in &v.config.anchors {
-                println!("frozen prior  env {:>4}  mean {:?}  var {:?}", a.env, a.mean, a.var);
+                crate::outln!("frozen prior  env {:>4}  mean {:?}  var {:?}", a.env, a.mean, a.var);
             }
         }
         Fitted::Fa(fa) => {
-            println!("loading       {:?}", (0..fa.loading.rows).map(|i| fa.loading.row(i).to_vec()).collect::<Vec<_>>());
-            println!("noise var     {:?}", fa.noise_var);
+            crate::outln!("loading       {:?}", (0..fa.loading.rows).map(|i| fa.loading.row(i).to_vec()).collect::<Vec<_>>());
+            crate::outln!("noise var     {:?}", fa.noise_var);
         }
     }
-    println!("training      {}", serde_json::to_string(&m.train).expect("serializes"));
+    crate::outln!("training      {}", serde_json::to_string(&m.train).expect("serializes"));
     match &m.certificate {
-        Some(c) => println!("certificate   {}", c.message()),
-        None => println!("certificate   none (a single fit: nothing to compare it with)"),
+        Some(c) => crate::outln!("certificate   {}", c.message()),
+        None => crate::outln!("certificate   none (a single fit: nothing to compare it with)"),
     }
     let r = &m.report;
-    println!(
+    crate::outln!(
         "fit           {} epochs ({} steps, {:.1} s), best validation loss {:.4} at epoch {}, {} train / {} validation rows",
         r.epochs_run, r.steps, r.seconds, r.best_val_loss, r.best_epoch, r.n_train, r.n_val
     );
+    Ok(())
 }
 
 /// Metrics of several fits side by side, one column each.
-pub fn print_scores(cols: &[(&str, &Scores)]) {
-    print!("{:<16}", "metric");
+pub fn print_scores(cols: &[(&str, &Scores)]) -> Result<()> {
+    crate::out!("{:<16}", "metric");
     for (name, _) in cols {
-        print!("{name:>14}");
+        crate::out!("{name:>14}");
     }
-    println!();
+    crate::outln!();
     let rows: [(&str, fn(&Scores) -> f64); 5] = [
         ("strong_mcc", |s| s.strong_mcc),
         ("mcc", |s| s.mcc),
@@ -551,10 +552,11 @@ pub fn print_scores(cols: &[(&str, &Scores)]) {
         ("identity_rmse", |s| s.identity_rmse),
     ];
     for (label, get) in rows {
-        print!("{label:<16}");
+        crate::out!("{label:<16}");
         for (_, s) in cols {
-            print!("{:>14.4}", get(s));
+            crate::out!("{:>14.4}", get(s));
         }
-        println!();
+        crate::outln!();
     }
+    Ok(())
 }

@@ -21,6 +21,9 @@ pub enum Error {
     /// Training produced a non-finite loss: nothing is saved.
     #[error("fit diverged at epoch {epoch}: {msg}")]
     Diverged { epoch: usize, msg: String },
+    /// The reader of standard output went away (`strongid … | head`): stop quietly.
+    #[error("standard output was closed")]
+    ClosedStdout,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -42,10 +45,23 @@ impl Error {
         Error::Usage(msg.into())
     }
 
-    /// 2 for anything the user handed us (files, arguments, models); 1 for failures of the fit.
+    /// A failed write to standard output: a closed pipe ends quietly, anything else (a full
+    /// device) is an error naming standard output.
+    pub fn stdout(source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::BrokenPipe => Error::ClosedStdout,
+            _ => Error::Io { path: PathBuf::from("standard output"), source },
+        }
+    }
+
+    /// 2 for anything the user handed us (files, arguments, models); 1 for failures of the fit
+    /// and of writing the output; 141 (128 + SIGPIPE, what a shell reports for other tools) for a
+    /// closed pipe.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 1,
+            Error::Io { path, .. } if path.as_os_str() == "standard output" => 1,
+            Error::ClosedStdout => 141,
             _ => 2,
         }
     }

@@ -3,6 +3,20 @@
 //! Layout mirrors the paper: `flows` + `transforms` (Thm 5.1, TMI generators), `metrics`
 //! (alignment levels of the indeterminacy set), `simulate` (data recipes), `io`, `nn`/`tensor`
 //! (the thin layer over burn), `train` (the shared loop), `models` (saved, self-describing fits).
+/// `println!` that returns `Err` from the enclosing function (a closed pipe, a full device)
+/// instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::io::write_stdout(format_args!("\n"))? };
+    ($($arg:tt)*) => { $crate::io::write_stdout(format_args!("{}\n", format_args!($($arg)*)))? };
+}
+
+/// `print!`, fallible like `outln!`.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::io::write_stdout(format_args!($($arg)*))? };
+}
+
 pub mod certificate;
 pub mod cli;
 pub mod demo;

@@ -2,8 +2,12 @@ use clap::Parser;
 
 fn main() {
     let cli = strongid::cli::Cli::parse();
-    if let Err(e) = strongid::cli::run(cli) {
-        eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
+    match strongid::cli::run(cli) {
+        Ok(()) => {}
+        Err(strongid::Error::ClosedStdout) => std::process::exit(strongid::Error::ClosedStdout.exit_code()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(e.exit_code());
+        }
     }
 }

@@ -90,3 +90,24 @@ fn eval_shape_mismatch_and_json_output() {
     assert_eq!(v["n"], 4);
     assert!((v["strong_mcc"].as_f64().unwrap() - 1.0).abs() < 1e-12);
 }
+
+/// Writing to standard output fails cleanly: a closed pipe (`strongid … | head`) ends quietly
+/// with 141 (what a shell reports for a tool killed by SIGPIPE), a full device is an error
+/// naming standard output with exit 1; never a panic or backtrace.
+#[test]
+fn stdout_failures_are_not_panics() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strongid")).args(["theory"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "stderr: {err}");
+    assert!(err.is_empty(), "a closed pipe should end quietly: {err}");
+    if std::path::Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_strongid")).args(["theory"]).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+        assert!(err.contains("standard output") && err.contains("No space left") && !err.contains("panicked"), "{err}");
+    }
+}

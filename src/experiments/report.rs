@@ -124,7 +124,7 @@ pub fn write(experiments: &[Experiment], mode: Mode, seconds: f64, out: &Path) -
             crate::io::atomic_write(&out.join(format!("{}_fig{}.svg", e.id.to_lowercase(), i + 1)), |w| w.write_all(f.svg.as_bytes()))?;
         }
     }
-    print!("{md}");
-    println!("wrote {}, {} and {}", out.join("results.json").display(), out.join("results.md").display(), out.join("report.html").display());
+    crate::out!("{md}");
+    crate::outln!("wrote {}, {} and {}", out.join("results.json").display(), out.join("results.md").display(), out.join("report.html").display());
     Ok(())
 }

@@ -50,6 +50,13 @@ pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
     }
 }
 
+/// Write to standard output, mapping failures with `Error::stdout` (`outln!`, `out!`).
+pub fn write_stdout(args: std::fmt::Arguments) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args).and_then(|()| out.flush()).map_err(Error::stdout)
+}
+
 /// Write `path` atomically: the bytes go to a temporary file in the same directory, which is
 /// renamed over `path` only once complete.
 pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {

@@ -112,40 +112,40 @@ pub fn report(dim: usize, n: usize, seed: u64, plot: &std::path::Path) -> crate:
         return Err(crate::Error::usage("ot-kr needs --dim ≥ 2 (in 1-D OT and KR coincide) and --n ≥ 16"));
     }
     let (a, b) = gaussian_pair(dim, seed);
-    println!("Gaussians a → b in d = {dim} (seed {seed}); cost c_t(x, y) = Σ_i t^(i−1) (x_i − y_i)²\n");
-    println!("(a) closed form: c_t-optimal map M_t vs the exact KR map");
-    println!("{:>8}  {:>16}  {:>16}", "t", "max|M_t − KR|", "‖M_t − KR‖_F");
+    crate::outln!("Gaussians a → b in d = {dim} (seed {seed}); cost c_t(x, y) = Σ_i t^(i−1) (x_i − y_i)²\n");
+    crate::outln!("(a) closed form: c_t-optimal map M_t vs the exact KR map");
+    crate::outln!("{:>8}  {:>16}  {:>16}", "t", "max|M_t − KR|", "‖M_t − KR‖_F");
     let exact = exact_table(&a, &b, &T_GRID);
     for r in &exact {
-        println!("{:>8}  {:>16.3e}  {:>16.3e}", r.t, r.max_entry_error, r.frobenius_error);
+        crate::outln!("{:>8}  {:>16.3e}  {:>16.3e}", r.t, r.max_entry_error, r.frobenius_error);
     }
     let sizes: Vec<usize> = [n / 8, n / 4, n / 2, n].into_iter().filter(|m| *m >= 16).collect();
-    println!("\n(b) exact discrete OT between n samples of a and n of b: RMSE of matched targets to KR images");
-    print!("{:>8}", "t");
+    crate::outln!("\n(b) exact discrete OT between n samples of a and n of b: RMSE of matched targets to KR images");
+    crate::out!("{:>8}", "t");
     for m in &sizes {
-        print!("  {:>10}", format!("n = {m}"));
+        crate::out!("  {:>10}", format!("n = {m}"));
     }
-    println!();
+    crate::outln!();
     let grids: Vec<Vec<EmpiricalRow>> = sizes.iter().map(|&m| empirical_grid(&a, &b, m, &T_GRID, seed)).collect();
     for (i, t) in T_GRID.iter().enumerate() {
-        print!("{t:>8}");
+        crate::out!("{t:>8}");
         for g in &grids {
-            print!("  {:>10.4}", g[i].rmse_to_kr);
+            crate::out!("  {:>10.4}", g[i].rmse_to_kr);
         }
-        println!();
+        crate::outln!();
     }
-    print!("{:>8}", "best t");
+    crate::out!("{:>8}", "best t");
     for g in &grids {
         let best = g.iter().min_by(|x, y| x.rmse_to_kr.total_cmp(&y.rmse_to_kr)).expect("non-empty grid");
-        print!("  {:>10}", best.t);
+        crate::out!("  {:>10}", best.t);
     }
-    println!();
+    crate::outln!();
     let mut series = vec![crate::plot::Series { label: "closed form, max entry error".into(), points: exact.iter().map(|r| (r.t, r.max_entry_error)).collect() }];
     for g in &grids {
         series.push(crate::plot::Series { label: format!("discrete OT, n = {}", g[0].n), points: g.iter().map(|r| (r.t, r.rmse_to_kr)).collect() });
     }
     let chart = crate::plot::LineChart { title: "OT for c_t → Knothe–Rosenblatt as t → 0", x_label: "t", y_label: "error vs KR", log_x: true, log_y: true, series };
     chart.save(plot)?;
-    println!("\nplot written to {}", plot.display());
+    crate::outln!("\nplot written to {}", plot.display());
     Ok(())
 }
