@@ -151,8 +151,12 @@ pub fn split_rows(n: usize, val_fraction: f64, seed: u64) -> Result<(Vec<usize>,
     if n < 10 {
         return Err(Error::usage(format!("need at least 10 rows to train with a validation split, got {n}")));
     }
-    if !(0.0..0.9).contains(&val_fraction) {
-        return Err(Error::usage(format!("validation fraction must be in [0, 0.9), got {val_fraction}")));
+    // 0 would leave early stopping, the best-epoch choice and the restarts' comparison to a
+    // single row (it used to, silently).
+    if !(val_fraction > 0.0 && val_fraction < 0.9) {
+        return Err(Error::usage(format!(
+            "--val-fraction must be in (0, 0.9), got {val_fraction}: the validation rows decide early stopping, the epoch kept and the best restart"
+        )));
     }
     let mut idx: Vec<usize> = (0..n).collect();
     idx.shuffle(&mut stream(seed, STREAM_SPLIT));

@@ -111,3 +111,17 @@ fn stdout_failures_are_not_panics() {
         assert!(err.contains("standard output") && err.contains("No space left") && !err.contains("panicked"), "{err}");
     }
 }
+
+/// `--val-fraction 0` used to validate on a single row without a word (#12, defect 11).
+#[test]
+fn a_validation_fraction_outside_the_open_interval_is_refused() {
+    let dir = scratch("val_fraction");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "tmi", "--dim", "2", "--n", "200", "--out", p(&data)]).status.success());
+    let model = dir.join("m.safetensors");
+    for bad in ["0", "-0.1", "0.9", "nan"] {
+        let arg = format!("--val-fraction={bad}");
+        expect_input_error(&["fit", "tmi-flow", "--data", p(&data), &arg, "--epochs", "1", "--out", p(&model), "--quiet"], &["--val-fraction must be in (0, 0.9)"]);
+        assert!(!model.exists());
+    }
+}
