@@ -156,8 +156,26 @@ impl FitOptions {
     }
 }
 
+impl FitOptions {
+    /// Refuse float options that are not finite or out of range, naming the option (a NaN or
+    /// infinite value would otherwise surface as a diverged fit, or not at all).
+    pub fn validate(&self) -> Result<()> {
+        let positive = [("--lr", self.lr), ("--tail-bound", self.tail_bound), ("--decoder-var", self.decoder_var)];
+        for (name, v) in positive {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(crate::error::Error::usage(format!("{name} must be a finite number > 0, got {v}")));
+            }
+        }
+        if let Some(w) = self.objective_weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(crate::error::Error::usage(format!("--objective-weights must be finite and ≥ 0, got {w}")));
+        }
+        Ok(())
+    }
+}
+
 /// Fit one model of `kind` with `seed`. `u_path` names the labels in error messages.
 pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seed: u64) -> Result<Model> {
+    opts.validate()?;
     let train = opts.train_config(seed);
     let progress = !opts.quiet;
     let (fitted, report) = match kind {

@@ -162,6 +162,9 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, 
     if restarts < 2 {
         return Err(Error::usage("the probe needs at least 2 restarts"));
     }
+    if !(threshold > 0.0 && threshold <= 1.0) {
+        return Err(Error::usage(format!("--threshold must be in (0, 1] (an agreement level), got {threshold}")));
+    }
     let seeds: Vec<u64> = (0..restarts as u64).map(|r| opts.seed + r).collect();
     let models = fit_parallel(kind, opts, ds, u, u_path, &seeds)?;
     for (m, s) in models.iter().zip(&seeds) {

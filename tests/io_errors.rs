@@ -125,3 +125,24 @@ fn a_validation_fraction_outside_the_open_interval_is_refused() {
         assert!(!model.exists());
     }
 }
+
+/// Float options are checked before anything runs (#12, defect 8): NaN, infinite or negative
+/// values are refused with the option's name instead of writing NaN datasets or "diverging".
+#[test]
+fn non_finite_float_options_are_refused() {
+    let dir = scratch("float_options");
+    let data = dir.join("data");
+    for v in ["nan", "inf", "-1"] {
+        let noise = format!("--noise={v}");
+        expect_input_error(&["simulate", "linear-env", "--envs", "3", &noise, "--out", p(&dir.join("lin"))], &["--noise must be a finite standard deviation"]);
+        expect_input_error(&["simulate", "ivae", &noise, "--out", p(&dir.join("iv"))], &["--noise must be a finite standard deviation"]);
+    }
+    assert!(!dir.join("lin").join("x.npy").exists() && !dir.join("iv").join("x.npy").exists());
+    assert!(strongid(&["simulate", "tmi", "--dim", "2", "--n", "200", "--out", p(&data)]).status.success());
+    let model = dir.join("m.safetensors");
+    for (opt, name) in [("--lr=inf", "--lr"), ("--lr=nan", "--lr"), ("--tail-bound=inf", "--tail-bound"), ("--decoder-var=inf", "--decoder-var"), ("--objective-weights=100,1,nan,10", "--objective-weights")] {
+        expect_input_error(&["fit", "tmi-flow", "--data", p(&data), opt, "--epochs", "1", "--out", p(&model), "--quiet"], &[name]);
+        assert!(!model.exists());
+    }
+    expect_input_error(&["probe", "tmi-flow", "--data", p(&data), "--threshold=nan", "--epochs", "1"], &["--threshold must be in (0, 1]"]);
+}

@@ -20,6 +20,9 @@ pub fn simulate(envs: usize, latent_dim: usize, obs_dim: usize, per_env: usize, 
     if obs_dim < latent_dim {
         return Err(Error::usage("need --obs-dim ≥ --latent-dim"));
     }
+    if !(noise >= 0.0 && noise.is_finite()) {
+        return Err(Error::usage(format!("--noise must be a finite standard deviation ≥ 0, got {noise}")));
+    }
     let mut prng = stream(seed, 50);
     let priors: Vec<EnvPrior> = (0..envs)
         .map(|e| EnvPrior { env: e as i64, mean: (0..latent_dim).map(|_| prng.random_range(-3.0..3.0)).collect(), var: vec![1.0; latent_dim] })
