@@ -146,3 +146,30 @@ fn non_finite_float_options_are_refused() {
     }
     expect_input_error(&["probe", "tmi-flow", "--data", p(&data), "--threshold=nan", "--epochs", "1"], &["--threshold must be in (0, 1]"]);
 }
+
+/// A `.npy` header whose shape overflows or exceeds the file (#12, defect 1) is refused before
+/// any allocation: `fit` used to panic with "capacity overflow", `eval` and `encode` to accept a
+/// wrapped-around size.
+#[test]
+fn npy_headers_with_impossible_shapes_are_refused() {
+    let dir = scratch("npy_shapes");
+    let data: Vec<u8> = (0..6).flat_map(|i| f64::from(i).to_le_bytes()).collect();
+    let good = dir.join("good.npy");
+    write_raw_npy(&good, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", &data);
+    let model = dir.join("m.safetensors");
+    for (name, shape) in [("wrap", "(6148914691236517206, 3)"), ("huge", "(9223372036854775808, 2)"), ("long", "(1000, 3)")] {
+        let f = dir.join(format!("{name}.npy"));
+        write_raw_npy(&f, &format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"), &data);
+        let needles = [p(&f), "header declares shape"];
+        expect_input_error(&["fit", "fa", "--data", p(&f), "--out", p(&model), "--quiet"], &needles);
+        expect_input_error(&["eval", "--true", p(&f), "--learned", p(&good)], &needles);
+        assert!(!model.exists());
+    }
+    // encode streams its input: the same check applies before the first chunk.
+    let x = dir.join("x.csv");
+    std::fs::write(&x, (0..50).map(|i| format!("{}.0,{}.5,{}.25\n", i, i % 7, i % 3)).collect::<String>()).unwrap();
+    assert!(strongid(&["fit", "fa", "--data", p(&x), "--latent-dim", "2", "--out", p(&model), "--quiet"]).status.success());
+    let wrap = dir.join("wrap.npy");
+    expect_input_error(&["encode", "--model", p(&model), "--data", p(&wrap), "--out", p(&dir.join("z.npy"))], &[p(&wrap), "header declares shape"]);
+    assert!(!dir.join("z.npy").exists());
+}

@@ -6,8 +6,26 @@ use std::path::Path;
 
 fn open(path: &Path) -> Result<npyz::NpyFile<std::io::BufReader<std::fs::File>>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    npyz::NpyFile::new(std::io::BufReader::new(file))
-        .map_err(|e| Error::input(path, format!("not a valid .npy file: {e}")))
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(file)).map_err(|e| Error::input(path, format!("not a valid .npy file: {e}")))?;
+    check_shape_fits(path, &npy, file_len)?;
+    Ok(npy)
+}
+
+/// The header's shape must describe data the file can hold: a product of dimensions that
+/// overflows, or more bytes than the file has, is a corrupt or hostile header (it used to reach
+/// an allocation of that size, or wrap around).
+fn check_shape_fits(path: &Path, npy: &npyz::NpyFile<impl std::io::Read>, file_len: u64) -> Result<()> {
+    let item = match npy.dtype() {
+        npyz::DType::Plain(t) => t.size_field() as u64,
+        _ => 1,
+    };
+    let shape = npy.shape();
+    let bytes = shape.iter().try_fold(item.max(1), |acc, &d| acc.checked_mul(d));
+    match bytes {
+        Some(b) if b <= file_len && usize::try_from(b).is_ok() => Ok(()),
+        _ => Err(Error::input(path, format!("the header declares shape {shape:?} of {item}-byte values, more than the file's {file_len} bytes hold: the file is truncated or its header is corrupt"))),
+    }
 }
 
 /// (rows, cols) of a rank-1 (n → n × 1) or rank-2 array.
