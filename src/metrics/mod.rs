@@ -53,7 +53,20 @@ pub fn evaluate(z: &Matrix, zhat: &Matrix) -> Result<Scores> {
     })
 }
 
+/// x scaled by the power of two that brings its largest |value| into [0.5, 1): exact (no bits
+/// change but the exponent), and it keeps sums of squares from overflowing at 1e200 or
+/// underflowing at 1e-300, so the scale-invariant metrics are scale-safe too.
+fn unit_scaled(x: &[f64]) -> Vec<f64> {
+    let max = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() {
+        return x.to_vec();
+    }
+    let (_, e) = libm::frexp(max);
+    x.iter().map(|&v| libm::ldexp(v, -e)).collect()
+}
+
 fn column_sd(x: &[f64]) -> f64 {
+    let x = &unit_scaled(x);
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
@@ -61,6 +74,7 @@ fn column_sd(x: &[f64]) -> f64 {
 
 /// Pearson correlation of two equal-length columns (centred two-pass formula).
 pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let (a, b) = (&unit_scaled(a), &unit_scaled(b));
     let n = a.len() as f64;
     let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
@@ -123,6 +137,12 @@ pub fn ranks(m: &Matrix) -> Matrix {
 
 /// Mean over k of the R² of z_k ≈ a_k + B_k ẑ (least squares via SVD).
 pub fn affine_r2(z: &Matrix, zhat: &Matrix) -> f64 {
+    // R² is invariant to rescaling either side's columns: work at unit scale.
+    let scaled = |m: &Matrix| {
+        let cols: Vec<Vec<f64>> = (0..m.cols).map(|j| unit_scaled(&m.col(j))).collect();
+        Matrix::from_fn(m.rows, m.cols, |i, j| cols[j][i])
+    };
+    let (z, zhat) = (&scaled(z), &scaled(zhat));
     let n = z.rows;
     let design = nalgebra::DMatrix::from_fn(n, zhat.cols + 1, |i, j| if j == 0 { 1.0 } else { zhat.get(i, j - 1) });
     let svd = design.clone().svd(true, true);
@@ -138,9 +158,17 @@ pub fn affine_r2(z: &Matrix, zhat: &Matrix) -> f64 {
     total / z.cols as f64
 }
 
+/// RMSE of ẑ − z (not scale-invariant: it compares the values), computed at unit scale so that
+/// squares neither overflow nor underflow.
 pub fn identity_rmse(z: &Matrix, zhat: &Matrix) -> f64 {
-    let se: f64 = z.data.iter().zip(&zhat.data).map(|(a, b)| (a - b).powi(2)).sum();
-    (se / z.data.len() as f64).sqrt()
+    let diff: Vec<f64> = z.data.iter().zip(&zhat.data).map(|(a, b)| a - b).collect();
+    let max = diff.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() {
+        return max;
+    }
+    let (_, e) = libm::frexp(max);
+    let se: f64 = unit_scaled(&diff).iter().map(|v| v * v).sum();
+    libm::ldexp((se / diff.len() as f64).sqrt(), e)
 }
 
 #[cfg(test)]

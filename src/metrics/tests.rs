@@ -89,3 +89,24 @@ fn ranks_average_ties() {
     let m = Matrix::new(4, 1, vec![3.0, 1.0, 3.0, 2.0]);
     assert_eq!(ranks(&m).data, vec![2.5, 0.0, 2.5, 1.0]);
 }
+
+/// Scale-invariant metrics are scale-safe (#12, defect 9): codes × 1e200 used to give mcc 0.0,
+/// × 1e50 a drifting affine R², × 1e-300 "column is constant".
+#[test]
+fn scale_invariant_metrics_do_not_depend_on_the_codes_scale() {
+    let z = crate::simulate::standard_normal(2000, 3, &mut crate::train::stream(3, 0));
+    let noise = crate::simulate::standard_normal(2000, 3, &mut crate::train::stream(3, 1));
+    let zhat = Matrix::from_fn(2000, 3, |i, j| z.get(i, j) + 0.3 * z.get(i, (j + 1) % 3) + 0.5 * noise.get(i, j));
+    let base = evaluate(&z, &zhat).unwrap();
+    for scale in [1e200, 1e50, 1e-300] {
+        let s = evaluate(&z, &Matrix::from_fn(2000, 3, |i, j| zhat.get(i, j) * scale)).unwrap();
+        for (a, b, what) in [(s.strong_mcc, base.strong_mcc, "strong_mcc"), (s.mcc, base.mcc, "mcc"), (s.mcc_spearman, base.mcc_spearman, "mcc_spearman"), (s.affine_r2, base.affine_r2, "affine_r2")] {
+            assert!((a - b).abs() < 1e-9, "× {scale:e}: {what} {a} vs {b}");
+        }
+        // identity_rmse compares values: about |scale| × rms(ẑ) once the scale dominates, and finite.
+        assert!(s.identity_rmse.is_finite() && s.identity_rmse > 0.0, "× {scale:e}: identity_rmse {}", s.identity_rmse);
+    }
+    let big = evaluate(&z, &Matrix::from_fn(2000, 3, |i, j| zhat.get(i, j) * 1e200)).unwrap();
+    let rms = (zhat.data.iter().map(|v| v * v).sum::<f64>() / zhat.data.len() as f64).sqrt();
+    assert!((big.identity_rmse / 1e200 - rms).abs() < 1e-9 * rms);
+}
