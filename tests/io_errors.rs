@@ -97,9 +97,11 @@ fn eval_shape_mismatch_and_json_output() {
 #[test]
 fn stdout_failures_are_not_panics() {
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strongid")).args(["theory"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    drop(child.stdout.take()); // the reader goes away before anything is written
-    let out = child.wait_with_output().unwrap();
+    // A pipe whose reader is gone before the child starts (dropping our end after spawning
+    // would race with the child writing its small output into the pipe buffer).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_strongid")).args(["theory"]).stdout(Stdio::from(writer)).stderr(Stdio::piped()).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "stderr: {err}");
     assert!(err.is_empty(), "a closed pipe should end quietly: {err}");
