@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub const FORMAT: &str = "strongid-model";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the checksum covers the header JSON too (version 1, still read, covered the tensors only).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Header {
@@ -26,7 +27,7 @@ pub struct Header {
     /// The fit-time certificate (`certificate::Certificate`) of a fit with several restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<serde_json::Value>,
-    /// FNV-1a of the tensors, filled in by `save`. It lives inside the one metadata entry
+    /// FNV-1a of the header JSON (with this field empty) and the tensors, filled in by `save`. It lives inside the one metadata entry
     /// because safetensors writes a metadata map in hash order: one key keeps files byte-stable.
     #[serde(default)]
     pub checksum: String,
@@ -47,8 +48,9 @@ impl Header {
     }
 }
 
-/// FNV-1a (64-bit) over names, shapes and bytes, in name order: detects any bit flip.
-fn checksum<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>) -> String {
+/// FNV-1a (64-bit) over `prefix` (the header JSON), then names, shapes and bytes of the tensors
+/// in name order: detects any bit flip in anything that changes what the model computes.
+fn checksum<'a>(prefix: &[u8], tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {
@@ -56,6 +58,7 @@ fn checksum<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>)
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     };
+    eat(prefix);
     for (name, shape, data) in tensors {
         eat(name.as_bytes());
         for s in shape {
@@ -73,12 +76,14 @@ pub fn save(path: &Path, header: &Header, params: &[(String, Matrix)]) -> Result
         .map(|(name, m)| (name.clone(), vec![m.rows, m.cols], m.data.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect()))
         .collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let sum = checksum(sorted.iter().map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice())));
+    let blank = Header { checksum: String::new(), ..header.clone() };
+    let blank_json = serde_json::to_string(&blank).expect("header serializes");
+    let sum = checksum(blank_json.as_bytes(), sorted.iter().map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice())));
     let views: Vec<(String, TensorView)> = sorted
         .iter()
         .map(|(n, s, d)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), d).expect("shape matches data")))
         .collect();
-    let stored = Header { checksum: sum, ..header.clone() };
+    let stored = Header { checksum: sum, ..blank };
     let meta = HashMap::from([("strongid".to_string(), serde_json::to_string(&stored).expect("header serializes"))]);
     let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| Error::model(path, format!("cannot serialize: {e}")))?;
     crate::io::atomic_write(path, |w| w.write_all(&bytes))
@@ -97,7 +102,7 @@ pub fn load(path: &Path) -> Result<(Header, HashMap<String, Matrix>)> {
         return Err(bad("not a strongid model file (wrong format name)".into()));
     }
     let version = probe.get("format_version").and_then(|v| v.as_u64());
-    if version != Some(u64::from(FORMAT_VERSION)) {
+    if version != Some(u64::from(FORMAT_VERSION)) && version != Some(1) {
         return Err(bad(format!(
             "model format version {} is not supported by this strongid ({}, format version {FORMAT_VERSION}); refit or use the matching strongid",
             version.map_or("unknown".to_string(), |v| v.to_string()),
@@ -108,7 +113,18 @@ pub fn load(path: &Path) -> Result<(Header, HashMap<String, Matrix>)> {
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupted or truncated tensor data: {e:?}")))?;
     let mut tensors = st.tensors();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let sum = checksum(tensors.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())));
+    // The header as stored, its checksum field emptied (it is serialised last, so the last
+    // occurrence is the field itself); version 1 files covered the tensors only.
+    let prefix = if version == Some(1) {
+        String::new()
+    } else {
+        let field = format!("\"checksum\":\"{}\"", header.checksum);
+        match header_json.rfind(&field) {
+            Some(at) => format!("{}\"checksum\":\"\"{}", &header_json[..at], &header_json[at + field.len()..]),
+            None => return Err(bad("corrupted header: no checksum field".into())),
+        }
+    };
+    let sum = checksum(prefix.as_bytes(), tensors.iter().map(|(n, v)| (n.as_str(), v.shape(), v.data())));
     if header.checksum != sum {
         return Err(bad("checksum mismatch: the file is corrupted".into()));
     }

@@ -129,3 +129,63 @@ fn encode_and_logprob_stream_over_long_inputs_in_chunks() {
     expect_input_error(&["encode", "--model", p(&model), "--data", p(&csv), "--out", p(&z2)], &["long.csv", "row 68002, column 2", "'oops' is not a number"]);
     assert!(!z2.exists());
 }
+
+/// Corruption outside the weight tensors is detected (#12, defect 4): the checksum covers the
+/// header JSON (kind, configuration, standardisation constants, factor-analysis parameters),
+/// which used to change with exit 0 and different codes.
+#[test]
+fn header_corruption_is_detected() {
+    let dir = scratch("model_header_corrupt");
+    let (model, data) = small_fit(&dir);
+    let x = data.join("x.npy");
+    // One digit of the standardisation mean, same length, so the file stays well-formed.
+    let flip_digit_after = |bytes: &[u8], key: &str| -> Vec<u8> {
+        let at = bytes.windows(key.len()).position(|w| w == key.as_bytes()).unwrap_or_else(|| panic!("{key} not in header"));
+        let mut b = bytes.to_vec();
+        let k = (at + key.len()..b.len()).find(|&i| b[i].is_ascii_digit() && b[i] != b'0').unwrap();
+        b[k] = if b[k] == b'9' { b'1' } else { b[k] + 1 };
+        b
+    };
+    let edited = dir.join("edited.safetensors");
+    std::fs::write(&edited, flip_digit_after(&std::fs::read(&model).unwrap(), "mean")).unwrap();
+    expect_input_error(&["encode", "--model", p(&edited), "--data", p(&x), "--out", p(&dir.join("z.npy"))], &["edited.safetensors", "checksum mismatch"]);
+    // Factor analysis keeps everything in the header (no tensors at all).
+    let fa = dir.join("fa.safetensors");
+    assert!(strongid(&["fit", "fa", "--data", p(&data), "--out", p(&fa), "--quiet"]).status.success());
+    assert!(strongid(&["inspect", p(&fa)]).status.success());
+    let fa_edited = dir.join("fa_edited.safetensors");
+    std::fs::write(&fa_edited, flip_digit_after(&std::fs::read(&fa).unwrap(), "loading")).unwrap();
+    expect_input_error(&["inspect", p(&fa_edited)], &["fa_edited.safetensors", "checksum mismatch"]);
+    assert!(!dir.join("z.npy").exists());
+}
+
+/// Files of format version 1 (written before the checksum covered the header) still load.
+#[test]
+fn version_1_files_still_load() {
+    let dir = scratch("model_v1");
+    let (model, data) = small_fit(&dir);
+    let (header, tensors) = model_file::load(&model).unwrap();
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    // Version 1's checksum: FNV-1a over each tensor's name, shape and f32 bytes, in name order.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| bytes.iter().for_each(|b| h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let mut views = Vec::new();
+    for name in &names {
+        let m = &tensors[*name];
+        let bytes: Vec<u8> = m.data.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect();
+        eat(name.as_bytes());
+        eat(&(m.rows as u64).to_le_bytes());
+        eat(&(m.cols as u64).to_le_bytes());
+        eat(&bytes);
+        views.push(((*name).clone(), vec![m.rows, m.cols], bytes));
+    }
+    let v1 = Header { format_version: 1, checksum: format!("{h:016x}"), ..header };
+    let meta = std::collections::HashMap::from([("strongid".to_string(), serde_json::to_string(&v1).unwrap())]);
+    let tv: Vec<(String, safetensors::tensor::TensorView)> = views.iter().map(|(n, s, d)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d).unwrap())).collect();
+    let old = dir.join("v1.safetensors");
+    std::fs::write(&old, safetensors::serialize(tv, &Some(meta)).unwrap()).unwrap();
+    let x = strongid::io::read_matrix(&data.join("x.npy")).unwrap();
+    let enc = |m: &Model| m.encode(&x, None, Path::new(""), None).unwrap();
+    assert_eq!(enc(&Model::load(&old).unwrap()), enc(&Model::load(&model).unwrap()));
+}
