@@ -28,6 +28,22 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The most f64 values one array built from user options may hold: 2³² (32 GiB), beyond any
+/// machine strongid runs on; a request above it is refused by name instead of aborting.
+pub const MAX_VALUES: u128 = 1 << 32;
+
+/// Error naming `what` (the options that set the size) when `count` values exceed `MAX_VALUES`.
+pub fn check_values(what: &str, count: u128) -> Result<()> {
+    if count > MAX_VALUES {
+        return Err(Error::usage(format!(
+            "{what} asks for {count} values ({:.3e} bytes as f64); the limit is {MAX_VALUES} values ({:.0} GiB)",
+            count as f64 * 8.0,
+            MAX_VALUES as f64 * 8.0 / f64::from(1u32 << 30)
+        )));
+    }
+    Ok(())
+}
+
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io { path: path.to_path_buf(), source }

@@ -166,6 +166,12 @@ impl FitOptions {
                 return Err(crate::error::Error::usage(format!("{name} must be a finite number > 0, got {v}")));
             }
         }
+        if self.transform == TransformArg::Spline && !(2..=63).contains(&self.bins) {
+            return Err(crate::error::Error::usage(format!("--bins must be between 2 and 63 (the spline kernels' limit), got {}", self.bins)));
+        }
+        let (h, l) = (self.hidden as u128, self.hidden_layers as u128 + 1);
+        crate::error::check_values(&format!("--hidden {} (a network's {}² weights per layer × {} layers)", self.hidden, self.hidden, l), h * h * l)?;
+        crate::error::check_values(&format!("--batch {} × --hidden {}", self.batch, self.hidden), self.batch as u128 * h)?;
         if let Some(w) = self.objective_weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
             return Err(crate::error::Error::usage(format!("--objective-weights must be finite and ≥ 0, got {w}")));
         }

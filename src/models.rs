@@ -180,6 +180,7 @@ impl Model {
     /// n draws from the model. For the iVAE family `env` picks the environment's prior; without
     /// it, environments are drawn uniformly from those seen in training.
     pub fn sample(&self, n: usize, seed: u64, env: Option<i64>) -> Result<Matrix> {
+        crate::error::check_values(&format!("--n {n} × {} columns", self.obs_dim()), n as u128 * self.obs_dim().max(self.latent_dim()) as u128)?;
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.generate(&crate::simulate::standard_normal(n, f.config.dim, &mut stream(seed, 30)))),
             Fitted::Fa(fa) => Ok(fa.sample(n, &mut stream(seed, 30))),

@@ -175,3 +175,28 @@ fn npy_headers_with_impossible_shapes_are_refused() {
     expect_input_error(&["encode", "--model", p(&model), "--data", p(&wrap), "--out", p(&dir.join("z.npy"))], &[p(&wrap), "header declares shape"]);
     assert!(!dir.join("z.npy").exists());
 }
+
+/// Absurd sizes are refused by name before any allocation (#12, defect 2): each of these used to
+/// abort with SIGABRT (or panic) and a backtrace.
+#[test]
+fn absurd_sizes_are_refused_by_name() {
+    let dir = scratch("absurd_sizes");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "tmi", "--dim", "2", "--n", "200", "--out", p(&data)]).status.success());
+    let model = dir.join("m.safetensors");
+    assert!(strongid(&["fit", "fa", "--data", p(&data), "--out", p(&model), "--quiet"]).status.success());
+    let o = p(&dir.join("out")).to_string();
+    let o = o.as_str();
+    let cases: [(&[&str], &[&str]); 7] = [
+        (&["simulate", "tmi", "--dim", "2", "--n", "10000000000000", "--out", o], &["--n × --dim", "the limit is"]),
+        (&["simulate", "gaussian", "--dim", "1000000", "--n", "2", "--out", o], &["--n × --dim", "1000000 × 1000000 matrix"]),
+        (&["simulate", "ivae", "--segments", "18446744073709551615", "--per-segment", "2", "--out", o], &["--segments × --per-segment", "overflows"]),
+        (&["theory", "fa", "--dim", "100000"], &["--dim must be between 2 and 1000"]),
+        (&["fit", "tmi-flow", "--data", p(&data), "--hidden", "1000000000", "--out", o], &["--hidden 1000000000", "the limit is"]),
+        (&["fit", "tmi-flow", "--data", p(&data), "--bins", "100000", "--out", o], &["--bins must be between 2 and 63"]),
+        (&["sample", "--model", p(&model), "--n", "10000000000000", "--out", o], &["--n 10000000000000", "the limit is"]),
+    ];
+    for (args, needles) in cases {
+        expect_input_error(args, needles);
+    }
+}

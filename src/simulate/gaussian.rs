@@ -15,7 +15,7 @@ pub struct GaussianData {
 }
 
 pub fn simulate(dim: usize, n: usize, seed: u64) -> crate::Result<GaussianData> {
-    check_sizes(dim, n)?;
+    check_sizes(dim, n, "--n × --dim")?;
     let l = random_lower_triangular(dim, (0.5, 2.0), 1.0, &mut stream(seed, 10));
     let z = standard_normal(n, dim, &mut stream(seed, 11));
     let x = affine_rows(&z, &l, &vec![0.0; dim]);

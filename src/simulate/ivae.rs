@@ -141,7 +141,7 @@ pub struct IvaeData {
 }
 
 pub fn simulate(r: &IvaeRecipe) -> Result<IvaeData> {
-    check_sizes(r.latent_dim, r.segments * r.per_segment)?;
+    check_sizes(r.latent_dim.max(r.obs_dim), super::total_rows(r.segments, r.per_segment, "--segments × --per-segment")?, "--segments × --per-segment × --obs-dim")?;
     if r.obs_dim < r.latent_dim || r.mixing_layers == 0 {
         return Err(Error::usage("need --obs-dim ≥ --latent-dim and at least one mixing layer (an injective mixing)"));
     }

@@ -16,7 +16,7 @@ pub struct LinearEnvData {
 }
 
 pub fn simulate(envs: usize, latent_dim: usize, obs_dim: usize, per_env: usize, noise: f64, seed: u64) -> Result<LinearEnvData> {
-    check_sizes(latent_dim, envs * per_env)?;
+    check_sizes(latent_dim.max(obs_dim), super::total_rows(envs, per_env, "--envs × --per-env")?, "--envs × --per-env × --obs-dim")?;
     if obs_dim < latent_dim {
         return Err(Error::usage("need --obs-dim ≥ --latent-dim"));
     }

@@ -28,9 +28,17 @@ pub fn affine_rows(x: &Matrix, a: &Matrix, b: &[f64]) -> Matrix {
     Matrix::from_fn(x.rows, a.rows, |i, r| b[r] + (0..a.cols).map(|c| a.get(r, c) * x.get(i, c)).sum::<f64>())
 }
 
-fn check_sizes(dim: usize, n: usize) -> crate::Result<()> {
+/// `options` names the options that set n and dim, for the message.
+fn check_sizes(dim: usize, n: usize, options: &str) -> crate::Result<()> {
     if dim == 0 || n == 0 {
         return Err(crate::Error::usage("--dim and --n must be positive"));
     }
-    Ok(())
+    crate::error::check_values(&format!("{options}: {n} rows × {dim} columns"), n as u128 * dim as u128)?;
+    // The generators hold dim × dim matrices.
+    crate::error::check_values(&format!("{options}: a {dim} × {dim} matrix"), dim as u128 * dim as u128)
+}
+
+/// rows × per-group, refused rather than wrapped around when it overflows.
+fn total_rows(groups: usize, per_group: usize, what: &str) -> crate::Result<usize> {
+    groups.checked_mul(per_group).ok_or_else(|| crate::Error::usage(format!("{what}: {groups} × {per_group} rows overflows")))
 }

@@ -110,7 +110,7 @@ impl TmiGenerator {
 }
 
 pub fn simulate(dim: usize, n: usize, seed: u64) -> crate::Result<(Dataset, TmiGenerator)> {
-    check_sizes(dim, n)?;
+    check_sizes(dim, n, "--n × --dim")?;
     let g = TmiGenerator::random(dim, &mut stream(seed, 20));
     let z = standard_normal(n, dim, &mut stream(seed, 21));
     let x = g.apply(&z);

@@ -14,8 +14,10 @@ use std::fmt::Write;
 /// `codes`: a fitted model's codes of real data (the random member is then applied to the fitted
 /// parameter, as Aθ); without them, seeded probe codes.
 pub fn explain(kind: Option<ModelKind>, dim: usize, anchors: Option<&AnchorCheck>, variance_only: bool, seed: u64, codes: Option<&crate::Matrix>) -> Result<String> {
-    if dim < 2 {
-        return Err(Error::usage("--dim must be at least 2"));
+    // The witnesses build and factorise d × d matrices: beyond 1000 that is minutes of work
+    // and gigabytes for a table that says nothing new.
+    if !(2..=1000).contains(&dim) {
+        return Err(Error::usage(format!("--dim must be between 2 and 1000, got {dim}")));
     }
     let mut out = String::new();
     let Some(kind) = kind else {
