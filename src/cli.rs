@@ -315,15 +315,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 m.check_aux(u, &u_path)?;
             }
             let mut rng = sample.then(|| crate::train::stream(seed, 31));
-            io::write_npy_rows(&out, rows, m.latent_dim(), |emit| {
-                let mut reader = io::RowReader::open(&x_path)?;
-                let mut start = 0;
-                while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
-                    let chunk = u.as_ref().map(|u| u.slice_rows(start, x.rows));
-                    emit(&m.encode_rows(&x, chunk.as_ref(), &u_path, rng.as_mut())?.data)?;
-                    start += x.rows;
-                }
-                Ok(())
+            io::write_output(&out, force, |staging| {
+                io::write_npy_rows(staging, rows, m.latent_dim(), |emit| {
+                    let mut reader = io::RowReader::open(&x_path)?;
+                    let mut start = 0;
+                    while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
+                        let chunk = u.as_ref().map(|u| u.slice_rows(start, x.rows));
+                        emit(&m.encode_rows(&x, chunk.as_ref(), &u_path, rng.as_mut())?.data)?;
+                        start += x.rows;
+                    }
+                    Ok(())
+                })
             })?;
             crate::outln!("wrote {rows} codes of dimension {} to {}", m.latent_dim(), out.display());
         }
@@ -340,7 +342,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
                 None => m.sample(n, seed, env)?,
             };
-            io::write_npy(&out, &x)?;
+            io::write_output(&out, force, |staging| io::write_npy(staging, &x))?;
             crate::outln!("wrote {} samples to {}", x.rows, out.display());
         }
         Command::Logprob { model, data, out, force } => {
@@ -348,14 +350,16 @@ pub fn run(cli: Cli) -> Result<()> {
             let m = Model::load(&model)?;
             let rows = stream_rows(&m, &data)?;
             let mut total = 0.0;
-            io::write_npy_rows(&out, rows, 1, |emit| {
-                let mut reader = io::RowReader::open(&data)?;
-                while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
-                    let lp = m.log_prob(&x)?;
-                    total += lp.iter().sum::<f64>();
-                    emit(&lp)?;
-                }
-                Ok(())
+            io::write_output(&out, force, |staging| {
+                io::write_npy_rows(staging, rows, 1, |emit| {
+                    let mut reader = io::RowReader::open(&data)?;
+                    while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
+                        let lp = m.log_prob(&x)?;
+                        total += lp.iter().sum::<f64>();
+                        emit(&lp)?;
+                    }
+                    Ok(())
+                })
             })?;
             crate::outln!("mean log-density {:.4} nats over {rows} rows", total / rows as f64);
         }
@@ -442,7 +446,7 @@ fn fit(args: &FitArgs) -> Result<()> {
             }
         }
     }
-    model.save(&args.out)?;
+    io::write_output(&args.out, args.force, |staging| model.save(staging))?;
     let r = &model.report;
     crate::outln!(
         "{}: {} epochs in {:.1} s, best validation loss {:.4} nats (epoch {}, seed {}); saved {}",

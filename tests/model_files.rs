@@ -189,3 +189,32 @@ fn version_1_files_still_load() {
     let enc = |m: &Model| m.encode(&x, None, Path::new(""), None).unwrap();
     assert_eq!(enc(&Model::load(&old).unwrap()), enc(&Model::load(&model).unwrap()));
 }
+
+/// "Never replace without --force" holds at the end too (#12, defect 7): a file that appears at
+/// --out while a fit runs (another fit writing the same path) is not clobbered.
+#[test]
+fn an_output_that_appears_during_the_run_is_not_replaced() {
+    let dir = scratch("no_replace_race");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "tmi", "--dim", "3", "--n", "20000", "--out", p(&data)]).status.success());
+    let out = dir.join("m.safetensors");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_strongid"))
+        .args(["fit", "tmi-flow", "--data", p(&data), "--epochs", "40", "--patience", "100", "--out", p(&out), "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&out, b"written by someone else").unwrap();
+    let res = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(err.contains("appeared while this command ran") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"written by someone else");
+    // No staging or temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with('.')).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // With --force the final step replaces it.
+    assert!(strongid(&["fit", "tmi-flow", "--data", p(&data), "--epochs", "1", "--out", p(&out), "--force", "--quiet"]).status.success());
+    assert!(Model::load(&out).is_ok());
+}

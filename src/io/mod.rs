@@ -57,6 +57,38 @@ pub fn write_stdout(args: std::fmt::Arguments) -> Result<()> {
     out.write_fmt(args).and_then(|()| out.flush()).map_err(Error::stdout)
 }
 
+/// Write a command's output `out`: `write` fills a hidden staging file beside it, which then
+/// becomes `out` in one step. With `force` that step replaces whatever is there; without it the
+/// step is a hard link, which refuses to replace a file that appeared while the command ran
+/// (another process writing the same `--out`), so nothing anyone else wrote is ever clobbered.
+pub fn write_output(out: &Path, force: bool, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::input(out, format!("directory {} does not exist", dir.display())));
+    }
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let staging = out.with_file_name(format!(".{name}.{}.staging", std::process::id()));
+    let result = write(&staging).and_then(|()| commit(&staging, out, force));
+    let _ = std::fs::remove_file(&staging);
+    result
+}
+
+fn commit(staging: &Path, out: &Path, force: bool) -> Result<()> {
+    if force {
+        return std::fs::rename(staging, out).map_err(|e| Error::io(out, e));
+    }
+    match std::fs::hard_link(staging, out) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::input(
+            out,
+            "appeared while this command ran (another process wrote it) and was not replaced; choose another --out or pass --force",
+        )),
+        // A filesystem without hard links: check, then rename (a narrower race than before).
+        Err(_) if !out.exists() => std::fs::rename(staging, out).map_err(|e| Error::io(out, e)),
+        Err(e) => Err(Error::io(out, e)),
+    }
+}
+
 /// Write `path` atomically: the bytes go to a temporary file in the same directory, which is
 /// renamed over `path` only once complete.
 pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
