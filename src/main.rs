@@ -1,6 +1,17 @@
 use clap::Parser;
 
 fn main() {
+    // Ctrl-C, SIGTERM, SIGHUP: delete the temporary files being written, then stop (130). A file
+    // size limit (ulimit -f) makes writes fail with an error instead of killing the process, so
+    // the normal error path removes its temporary file too.
+    let _ = ctrlc::set_handler(|| {
+        strongid::io::temps::remove_live();
+        std::process::exit(130);
+    });
+    // SAFETY: setting a signal's disposition to "ignore" before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = strongid::cli::Cli::parse();
     match strongid::cli::run(cli) {
         Ok(()) => {}

@@ -200,3 +200,47 @@ fn absurd_sizes_are_refused_by_name() {
         expect_input_error(args, needles);
     }
 }
+
+/// Interrupted writes leave no hidden temporary files (#12, defect 5): SIGTERM during a streaming
+/// `encode` removes its `.NAME.PID.tmp` (exit 130), and a later write of NAME removes the
+/// leftovers of processes that no longer exist (e.g. killed with SIGKILL).
+#[test]
+fn interrupted_writes_leave_no_temporary_files() {
+    let dir = scratch("signals");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "tmi", "--dim", "3", "--n", "1000000", "--out", p(&data)]).status.success());
+    let small_data = dir.join("small_data");
+    assert!(strongid(&["simulate", "tmi", "--dim", "3", "--n", "2000", "--out", p(&small_data)]).status.success());
+    let model = dir.join("m.safetensors");
+    assert!(strongid(&["fit", "tmi-flow", "--data", p(&small_data), "--epochs", "1", "--out", p(&model), "--quiet"]).status.success());
+    let out = dir.join("z.npy");
+    let hidden = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(d).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with('.')).collect()
+    };
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_strongid"))
+        .args(["encode", "--model", p(&model), "--data", p(&data.join("x.npy")), "--out", p(&out)])
+        .env("RAYON_NUM_THREADS", "1")
+        .spawn()
+        .unwrap();
+    // Wait until the streamed temporary file exists, then stop the process.
+    let start = std::time::Instant::now();
+    while hidden(&dir).is_empty() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!hidden(&dir).is_empty(), "encode never started writing");
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait_with_output().unwrap().status;
+    assert_eq!(status.code(), Some(130));
+    assert!(hidden(&dir).is_empty(), "left behind: {:?}", hidden(&dir));
+    assert!(!out.exists());
+    // A leftover of a dead process is cleaned up by the next write of the same output.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let stale = dir.join(format!(".z.npy.{pid}.tmp"));
+    std::fs::write(&stale, b"partial").unwrap();
+    let small = dir.join("small.csv");
+    std::fs::write(&small, "0.1,0.2,0.3\n0.4,0.5,0.6\n").unwrap();
+    assert!(strongid(&["encode", "--model", p(&model), "--data", p(&small), "--out", p(&out)]).status.success());
+    assert!(!stale.exists() && hidden(&dir).is_empty(), "left behind: {:?}", hidden(&dir));
+}

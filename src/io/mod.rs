@@ -6,6 +6,7 @@ mod csv_file;
 mod dataset;
 mod npy;
 mod stream;
+pub mod temps;
 
 pub use aux::{Aux, AuxKind, read_aux};
 pub use dataset::Dataset;
@@ -67,7 +68,9 @@ pub fn write_output(out: &Path, force: bool, write: impl FnOnce(&Path) -> Result
         return Err(Error::input(out, format!("directory {} does not exist", dir.display())));
     }
     let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    temps::remove_stale(dir, name);
     let staging = out.with_file_name(format!(".{name}.{}.staging", std::process::id()));
+    let _live = temps::Live::register(&staging);
     let result = write(&staging).and_then(|()| commit(&staging, out, force));
     let _ = std::fs::remove_file(&staging);
     result
@@ -98,7 +101,9 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> 
         return Err(Error::input(path, format!("directory {} does not exist", dir.display())));
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    temps::remove_stale(dir, name);
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _live = temps::Live::register(&tmp);
     let result = (|| {
         let file = std::fs::File::create(&tmp)?;
         let mut w = std::io::BufWriter::new(file);
