@@ -494,10 +494,9 @@ fn simulate_cmd(cmd: SimulateCmd) -> Result<()> {
             (sim.dataset, Some(sim.priors), out)
         }
     };
-    ds.save(&out.out, out.force)?;
-    if let Some(p) = priors {
-        crate::priors::write_anchors(&out.out.join("priors.json"), &p)?;
-    }
+    let priors_json = priors.map(|p| serde_json::to_string_pretty(&p).expect("priors serialize"));
+    let extras: Vec<(&str, &[u8])> = priors_json.iter().map(|t| ("priors.json", t.as_bytes())).collect();
+    ds.save_with(&out.out, out.force, &extras)?;
     crate::outln!("wrote {} rows × {} columns to {}", ds.x.rows, ds.x.cols, out.out.display());
     Ok(())
 }

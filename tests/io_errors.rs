@@ -244,3 +244,27 @@ fn interrupted_writes_leave_no_temporary_files() {
     assert!(strongid(&["encode", "--model", p(&model), "--data", p(&small), "--out", p(&out)]).status.success());
     assert!(!stale.exists() && hidden(&dir).is_empty(), "left behind: {:?}", hidden(&dir));
 }
+
+/// A dataset directory whose files come from different runs (#12, defect 6: an interrupted
+/// `simulate --force` left x.npy of the new seed beside z.npy and meta.json of the old one, and
+/// `fit` scored against the wrong latents) is refused: meta.json records each file's content hash.
+#[test]
+fn a_partly_overwritten_dataset_is_refused() {
+    let dir = scratch("mixed_dataset");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for (d, seed) in [(&a, "1"), (&b, "2")] {
+        assert!(strongid(&["simulate", "linear-env", "--envs", "3", "--per-env", "100", "--seed", seed, "--out", p(d)]).status.success());
+    }
+    assert!(strongid::io::Dataset::load(&a).is_ok());
+    // What an interruption between files leaves: the new x.npy next to the old rest.
+    std::fs::copy(b.join("x.npy"), a.join("x.npy")).unwrap();
+    let model = dir.join("m.safetensors");
+    expect_input_error(&["fit", "fa", "--data", p(&a), "--latent-dim", "2", "--out", p(&model), "--quiet"], &["x.npy does not belong", "--force"]);
+    std::fs::copy(b.join("priors.json"), a.join("priors.json")).unwrap();
+    std::fs::copy(b.join("x.npy"), a.join("x.npy")).unwrap();
+    assert!(strongid::io::Dataset::load(&a).is_err());
+    // Re-simulating with --force makes it whole again, and drops files the new recipe lacks.
+    assert!(strongid(&["simulate", "tmi", "--dim", "2", "--n", "300", "--out", p(&a), "--force"]).status.success());
+    assert!(!a.join("u.npy").exists() && !a.join("priors.json").exists());
+    assert!(strongid::io::Dataset::load(&a).is_ok());
+}

@@ -44,12 +44,22 @@ impl Dataset {
         if let Some(u) = &u {
             check_rows(&path.join("u.npy"), u.rows(), x.rows)?;
         }
+        if let Some(meta) = &meta {
+            check_content(path, meta)?;
+        }
         Ok(Dataset { x, z, u, meta })
     }
 
     /// Write the dataset directory (created if missing). Refuses to overwrite an existing
     /// dataset unless `force` is set, so a mistyped `--out` never destroys data.
     pub fn save(&self, dir: &Path, force: bool) -> Result<()> {
+        self.save_with(dir, force, &[])
+    }
+
+    /// `save`, plus `extras` (file name, bytes) written with the data. meta.json is written last
+    /// and records a content hash of every file, so a directory whose files come from different
+    /// runs (an overwrite interrupted between files) is detected by `load`.
+    pub fn save_with(&self, dir: &Path, force: bool, extras: &[(&str, &[u8])]) -> Result<()> {
         if dir.join("x.npy").exists() && !force {
             return Err(Error::input(dir, "already holds a dataset (x.npy); choose another --out or pass --force"));
         }
@@ -63,12 +73,69 @@ impl Dataset {
             Some(Aux::Continuous(u)) => write_npy(&dir.join("u.npy"), u)?,
             None => {}
         }
+        for (name, bytes) in extras {
+            super::atomic_write(&dir.join(name), |w| w.write_all(bytes))?;
+        }
+        // Files of a dataset this one replaces that it does not have itself (e.g. u.npy).
+        let written = |name: &str| match name {
+            "x.npy" => true,
+            "z.npy" => self.z.is_some(),
+            "u.npy" => self.u.is_some(),
+            _ => extras.iter().any(|(n, _)| *n == name),
+        };
+        for name in CONTENT_FILES.iter().filter(|n| !written(n)) {
+            let p = dir.join(name);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
         if let Some(meta) = &self.meta {
-            let text = serde_json::to_string_pretty(meta).expect("JSON values always serialize");
+            let mut meta = meta.clone();
+            let mut content = serde_json::Map::new();
+            for name in CONTENT_FILES {
+                let p = dir.join(name);
+                if p.exists() {
+                    content.insert((*name).into(), serde_json::Value::String(file_hash(&p)?));
+                }
+            }
+            if let Some(obj) = meta.as_object_mut() {
+                obj.insert("content".into(), serde_json::Value::Object(content));
+            }
+            let text = serde_json::to_string_pretty(&meta).expect("JSON values always serialize");
             super::atomic_write(&dir.join("meta.json"), |w| w.write_all(text.as_bytes()))?;
         }
         Ok(())
     }
+}
+
+/// The files of a dataset directory whose content meta.json records.
+const CONTENT_FILES: &[&str] = &["x.npy", "z.npy", "u.npy", "priors.json"];
+
+/// FNV-1a (64-bit) of a file's bytes.
+fn file_hash(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    Ok(format!("{h:016x}"))
+}
+
+/// Every file meta.json's "content" lists must be there with that hash, and no listed-kind file
+/// may be there unlisted (datasets written before meta.json recorded content are not checked).
+fn check_content(dir: &Path, meta: &serde_json::Value) -> Result<()> {
+    let Some(content) = meta.get("content").and_then(|c| c.as_object()) else { return Ok(()) };
+    for name in CONTENT_FILES {
+        let p = dir.join(name);
+        let mismatch = match (content.get(*name).and_then(|v| v.as_str()), p.exists()) {
+            (Some(h), true) => file_hash(&p)? != h,
+            (None, false) => false,
+            _ => true,
+        };
+        if mismatch {
+            return Err(Error::input(dir, format!(
+                "{name} does not belong with this directory's meta.json (its content hash differs, or it is missing or extra): the dataset was partly overwritten, e.g. an interrupted `simulate --force`. Simulate it again with --force"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_rows(path: &Path, found: usize, expected: usize) -> Result<()> {
