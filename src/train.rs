@@ -210,7 +210,12 @@ pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig
         for batch in train_rows.chunks(cfg.batch) {
             let value = trainer.step(batch).map_err(|value| {
                 bar.finish_and_clear();
-                Error::Diverged { epoch, msg: format!("training loss became {value} at step {} (try a smaller --lr)", trainer.steps + 1) }
+                let msg = if trainer.steps == 0 {
+                    format!("training loss is {value} before any step: the model overflows on this data (is it on an extreme scale?)")
+                } else {
+                    format!("training loss became {value} at step {}: the step size is too large for this loss (try --lr {:.0e})", trainer.steps + 1, cfg.lr / 10.0)
+                };
+                Error::Diverged { epoch, msg }
             })?;
             epoch_loss += value * batch.len() as f64;
         }
@@ -247,8 +252,9 @@ pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig
         return Err(Error::Diverged {
             epoch: report.epochs_run,
             msg: format!(
-                "the validation loss never improved on the untrained model ({:.4} at best vs {initial_val:.4} at start); try a smaller --lr",
-                report.best_val_loss
+                "the validation loss never improved on the untrained model ({:.4} at best vs {initial_val:.4} at start); try --lr {:.0e}",
+                report.best_val_loss,
+                cfg.lr / 10.0
             ),
         });
     }

@@ -97,8 +97,32 @@ fn a_diverging_fit_is_detected_and_not_saved() {
     let model = dir.join("bad.safetensors");
     let out = strongid(&["fit", "tmi-flow", "--data", p(&data), "--out", p(&model), "--lr", "1e6", "--epochs", "3", "--quiet"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("diverged"));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("diverged") && err.contains("try --lr 1e5"), "{err}");
     assert!(!model.exists());
+}
+
+/// The iVAE family standardises its input (#12, defect 10): data × 1000 fits; with
+/// --no-standardize the divergence message names the likely cause.
+#[test]
+fn ivae_fits_data_on_any_scale_and_names_the_cause_when_told_not_to_standardise() {
+    let dir = scratch("ivae_scale");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "linear-env", "--envs", "3", "--per-env", "300", "--out", p(&data)]).status.success());
+    let ds = strongid::io::Dataset::load(&data).unwrap();
+    let big = dir.join("big");
+    let scaled = strongid::io::Dataset { x: strongid::Matrix::from_fn(ds.x.rows, ds.x.cols, |i, j| 1000.0 * ds.x.get(i, j) + 1000.0), meta: None, ..ds };
+    scaled.save(&big, false).unwrap();
+    let model = dir.join("m.safetensors");
+    let ok = strongid(&["fit", "ivae", "--data", p(&big), "--latent-dim", "2", "--epochs", "5", "--out", p(&model), "--quiet"]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let raw = dir.join("raw.safetensors");
+    // Without standardisation (and without the warm start, which whitens) the networks overflow.
+    let out = strongid(&["fit", "ivae", "--data", p(&big), "--latent-dim", "2", "--epochs", "5", "--no-standardize", "--warm-start", "0", "--out", p(&raw), "--quiet"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("diverged") && err.contains("extreme scale") && err.contains("drop --no-standardize"), "{err}");
+    assert!(!raw.exists());
 }
 
 #[test]

@@ -202,6 +202,16 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
         aux_dim,
         weighted: opts.weighted,
     };
+    // Unstandardised data on an extreme scale is the likely cause of a divergence: say so then.
+    let scale_hint = (!opts.standardize).then(|| {
+        let sd = crate::standardize::Standardize::fit(x).sd;
+        let (lo, hi) = sd.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        format!("; x is not standardised (--no-standardize) and its coordinates' sd range over {lo:.3e}–{hi:.3e}: drop --no-standardize")
+    });
+    let with_hint = |e: Error| match (e, &scale_hint) {
+        (Error::Diverged { epoch, msg }, Some(h)) => Error::Diverged { epoch, msg: format!("{msg}{h}") },
+        (e, _) => e,
+    };
     let standardized;
     let x = if opts.standardize {
         let s = crate::standardize::Standardize::fit_training_rows(x, train_cfg)?;
@@ -225,7 +235,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
         warm_start(&mut vae, x, u, opts.warm_start_epochs, train_cfg)?;
         first_start = train::Start::Continuation;
     }
-    let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo::new(vae, x, &onehot), vae.params.values.clone(), cfg, show_progress, start);
+    let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo::new(vae, x, &onehot), vae.params.values.clone(), cfg, show_progress, start).map_err(with_hint);
     match (frozen, opts.freeze_after) {
         (true, Some(warmup)) => {
             if warmup == 0 || warmup >= train_cfg.epochs {
