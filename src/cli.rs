@@ -284,6 +284,15 @@ fn check_out(path: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// `check_out` for the array outputs of encode, sample and logprob, which are written as .npy:
+/// another extension (z.csv) would hold .npy bytes under a misleading name.
+fn check_npy_out(path: &Path, force: bool) -> Result<()> {
+    if path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some("npy") {
+        return Err(Error::input(path, "arrays are written as .npy: give --out a .npy name (numpy.load reads it; pandas via numpy)"));
+    }
+    check_out(path, force)
+}
+
 /// Rows per chunk when `encode` / `logprob` stream over their input: memory stays O(chunk).
 const STREAM_CHUNK: usize = 65_536;
 
@@ -298,7 +307,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Simulate(cmd) => simulate_cmd(cmd)?,
         Command::Fit(args) => fit(&args)?,
         Command::Encode { model, data, aux, aux_kind, sample, seed, out, force } => {
-            check_out(&out, force)?;
+            check_npy_out(&out, force)?;
             let m = Model::load(&model)?;
             let (x_path, u_path) = if data.is_dir() { (data.join("x.npy"), data.join("u.npy")) } else { (data.clone(), PathBuf::from("--aux")) };
             let kind = aux_kind.unwrap_or_else(|| m.aux_kind());
@@ -330,7 +339,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::outln!("wrote {rows} codes of dimension {} to {}", m.latent_dim(), out.display());
         }
         Command::Sample { model, n, seed, env, aux, out, force } => {
-            check_out(&out, force)?;
+            check_npy_out(&out, force)?;
             let m = Model::load(&model)?;
             let x = match aux {
                 Some(p) => {
@@ -346,7 +355,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::outln!("wrote {} samples to {}", x.rows, out.display());
         }
         Command::Logprob { model, data, out, force } => {
-            check_out(&out, force)?;
+            check_npy_out(&out, force)?;
             let m = Model::load(&model)?;
             let rows = stream_rows(&m, &data)?;
             let mut total = 0.0;
@@ -534,8 +543,8 @@ fn inspect(m: &Model) -> Result<()> {
     }
     let r = &m.report;
     crate::outln!(
-        "fit           {} epochs ({} steps, {:.1} s), best validation loss {:.4} at epoch {}, {} train / {} validation rows",
-        r.epochs_run, r.steps, r.seconds, r.best_val_loss, r.best_epoch, r.n_train, r.n_val
+        "fit           {} epochs ({} steps), best validation loss {:.4} at epoch {}, {} train / {} validation rows",
+        r.epochs_run, r.steps, r.best_val_loss, r.best_epoch, r.n_train, r.n_val
     );
     Ok(())
 }

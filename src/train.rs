@@ -45,6 +45,9 @@ pub struct TrainReport {
     pub train_loss: Vec<f64>,
     pub val_loss: Vec<f64>,
     pub steps: usize,
+    /// Wall-clock time of the fit: reported, but not saved in model files, so the same seed
+    /// gives the same model bytes.
+    #[serde(skip_serializing, default)]
     pub seconds: f64,
     pub stopped_early: bool,
     /// Learning rate at the end (halved on every validation plateau).

@@ -242,3 +242,27 @@ fn an_output_that_appears_during_the_run_is_not_replaced() {
     assert!(strongid(&["fit", "tmi-flow", "--data", p(&data), "--epochs", "1", "--out", p(&out), "--force", "--quiet"]).status.success());
     assert!(Model::load(&out).is_ok());
 }
+
+/// Same seed ⇒ same model bytes (#12, defect 14: the header stored the wall-clock fit time), for
+/// a flow and for the iVAE family with its parallel restarts; and array outputs refuse a name
+/// that is not .npy (#12, defect 13: `--out z.csv` held .npy bytes).
+#[test]
+fn same_seed_same_model_bytes_and_npy_outputs_are_named_so() {
+    let dir = scratch("model_bytes");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "linear-env", "--envs", "3", "--per-env", "300", "--out", p(&data)]).status.success());
+    for kind in ["tmi-flow", "ivae"] {
+        let (a, b) = (dir.join(format!("{kind}_a.safetensors")), dir.join(format!("{kind}_b.safetensors")));
+        for m in [&a, &b] {
+            let out = strongid(&["fit", kind, "--data", p(&data), "--latent-dim", "10", "--epochs", "3", "--out", p(m), "--quiet"]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{kind}: two fits with one seed differ in bytes");
+    }
+    let model = p(&dir.join("tmi-flow_a.safetensors")).to_string();
+    let csv = dir.join("z.csv");
+    expect_input_error(&["encode", "--model", &model, "--data", p(&data), "--out", p(&csv)], &["z.csv", "give --out a .npy name"]);
+    expect_input_error(&["sample", "--model", &model, "--n", "5", "--out", p(&csv)], &["z.csv", ".npy"]);
+    expect_input_error(&["logprob", "--model", &model, "--data", p(&data.join("x.npy")), "--out", p(&csv)], &["z.csv", ".npy"]);
+    assert!(!csv.exists());
+}
