@@ -159,6 +159,29 @@ impl FitOptions {
 impl FitOptions {
     /// Refuse float options that are not finite or out of range, naming the option (a NaN or
     /// infinite value would otherwise surface as a diverged fit, or not at all).
+    /// Refuse options that do not apply to `kind` (they would be silently ignored) and an iVAE
+    /// latent dimension above the data's (`obs_dim`).
+    pub fn check_applies(&self, kind: ModelKind, obs_dim: usize) -> Result<()> {
+        let frozen_only = [("--anchors", self.anchors.is_some()), ("--freeze-after", self.freeze_after.is_some()), ("--anchor-envs", self.anchor_envs.is_some())];
+        if kind != ModelKind::IvaeFrozen {
+            if let Some((name, _)) = frozen_only.iter().find(|(_, given)| *given) {
+                return Err(crate::error::Error::usage(format!("{name} applies to ivae-frozen only, not to {}", kind.name())));
+            }
+        }
+        let ivae_family = matches!(kind, ModelKind::Vae | ModelKind::Ivae | ModelKind::IvaeFrozen);
+        if let (true, Some(d)) = (ivae_family, self.latent_dim) {
+            if d > obs_dim {
+                return Err(crate::error::Error::usage(format!("--latent-dim {d} is larger than the data's {obs_dim} columns: the generator must be injective")));
+            }
+        }
+        if let (ModelKind::TmiFlow | ModelKind::Flow, Some(d)) = (kind, self.latent_dim) {
+            if d != obs_dim {
+                return Err(crate::error::Error::usage(format!("--latent-dim {d}: a flow's latent dimension is the data's ({obs_dim})")));
+            }
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<()> {
         let positive = [("--lr", self.lr), ("--tail-bound", self.tail_bound), ("--decoder-var", self.decoder_var)];
         for (name, v) in positive {
@@ -182,6 +205,7 @@ impl FitOptions {
 /// Fit one model of `kind` with `seed`. `u_path` names the labels in error messages.
 pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seed: u64) -> Result<Model> {
     opts.validate()?;
+    opts.check_applies(kind, ds.x.cols)?;
     let train = opts.train_config(seed);
     let progress = !opts.quiet;
     let (fitted, report) = match kind {

@@ -180,6 +180,9 @@ impl Model {
     /// n draws from the model. For the iVAE family `env` picks the environment's prior; without
     /// it, environments are drawn uniformly from those seen in training.
     pub fn sample(&self, n: usize, seed: u64, env: Option<i64>) -> Result<Matrix> {
+        if env.is_some() && !matches!(&self.fitted, Fitted::Vae(v) if !v.config.envs.is_empty()) {
+            return Err(Error::usage(format!("--env applies to models with environment priors (the iVAE family), not to {}", self.kind.name())));
+        }
         crate::error::check_values(&format!("--n {n} × {} columns", self.obs_dim()), n as u128 * self.obs_dim().max(self.latent_dim()) as u128)?;
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.generate(&crate::simulate::standard_normal(n, f.config.dim, &mut stream(seed, 30)))),

@@ -270,3 +270,20 @@ fn a_partly_overwritten_dataset_is_refused() {
     assert!(!a.join("u.npy").exists() && !a.join("priors.json").exists());
     assert!(strongid::io::Dataset::load(&a).is_ok());
 }
+
+/// Options that do not apply to a kind are refused instead of silently ignored (#12, tidy).
+#[test]
+fn options_that_do_not_apply_are_refused() {
+    let dir = scratch("inapplicable");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "linear-env", "--envs", "3", "--per-env", "100", "--out", p(&data)]).status.success());
+    let priors = data.join("priors.json");
+    let m = dir.join("m.safetensors");
+    expect_input_error(&["fit", "vae", "--data", p(&data), "--anchors", p(&priors), "--out", p(&m), "--quiet"], &["--anchors applies to ivae-frozen only", "vae"]);
+    expect_input_error(&["fit", "ivae", "--data", p(&data), "--freeze-after", "3", "--out", p(&m), "--quiet"], &["--freeze-after applies to ivae-frozen only"]);
+    expect_input_error(&["fit", "ivae", "--data", p(&data), "--latent-dim", "11", "--out", p(&m), "--quiet"], &["--latent-dim 11", "10 columns"]);
+    expect_input_error(&["fit", "tmi-flow", "--data", p(&data), "--latent-dim", "2", "--out", p(&m), "--quiet"], &["a flow's latent dimension"]);
+    assert!(!m.exists());
+    assert!(strongid(&["fit", "tmi-flow", "--data", p(&data), "--epochs", "1", "--out", p(&m), "--quiet"]).status.success());
+    expect_input_error(&["sample", "--model", p(&m), "--n", "5", "--env", "1", "--out", p(&dir.join("s.npy"))], &["--env applies to models with environment priors", "tmi-flow"]);
+}
