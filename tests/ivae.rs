@@ -33,6 +33,23 @@ fn small_config(anchors: Vec<EnvPrior>) -> VaeConfig {
     }
 }
 
+/// Every `step`-th entry of parameter `p`'s autodiff gradient `g` equals the central finite
+/// difference of `loss` (f64, h = 1e-6, relative tolerance 1e-5).
+fn assert_matches_finite_differences(vae: &Vae, p: usize, g: &Matrix, step: usize, loss: &dyn Fn(&[strongid::tensor::Tensor<2>]) -> f64) {
+    let h = 1e-6;
+    let base = tensor::to_matrix(vae.params.values[p].clone());
+    for k in (0..base.data.len()).step_by(step) {
+        let (mut plus, mut minus) = (vae.params.values.clone(), vae.params.values.clone());
+        let (mut bp, mut bm) = (base.clone(), base.clone());
+        bp.data[k] += h;
+        bm.data[k] -= h;
+        plus[p] = tensor::from_matrix(&bp, DType::F64);
+        minus[p] = tensor::from_matrix(&bm, DType::F64);
+        let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
+        assert!((fd - g.data[k]).abs() < 1e-5 * fd.abs().max(1.0), "{}[{k}]: autodiff {} vs finite difference {fd}", vae.params.names[p], g.data[k]);
+    }
+}
+
 #[test]
 fn elbo_gradient_matches_finite_differences_and_frozen_priors_get_none() {
     let anchor = EnvPrior { env: 1, mean: vec![0.5, -1.0], var: vec![2.0, 0.5] };
@@ -50,21 +67,9 @@ fn elbo_gradient_matches_finite_differences_and_frozen_priors_get_none() {
     let loss = |values: &[strongid::tensor::Tensor<2>]| tensor::scalar(vae.neg_elbo(values, x.clone(), Some(onehot.clone()), eps.clone()).sum());
     let leaves = vae.params.leaves();
     let grads = vae.neg_elbo(&leaves, x.clone(), Some(onehot.clone()), eps.clone()).sum().backward();
-    let h = 1e-6;
     for (p, leaf) in leaves.iter().enumerate() {
         let g = tensor::to_matrix(leaf.grad(&grads).expect("every parameter gets a gradient"));
-        let base = tensor::to_matrix(vae.params.values[p].clone());
-        for k in (0..base.data.len()).step_by(3) {
-            let mut plus = vae.params.values.clone();
-            let mut minus = vae.params.values.clone();
-            let (mut bp, mut bm) = (base.clone(), base.clone());
-            bp.data[k] += h;
-            bm.data[k] -= h;
-            plus[p] = tensor::from_matrix(&bp, DType::F64);
-            minus[p] = tensor::from_matrix(&bm, DType::F64);
-            let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
-            assert!((fd - g.data[k]).abs() < 1e-5 * fd.abs().max(1.0), "{}[{k}]: autodiff {} vs finite difference {fd}", vae.params.names[p], g.data[k]);
-        }
+        assert_matches_finite_differences(&vae, p, &g, 3, &loss);
         // Row 1 (environment 1) of the prior tables is frozen: no gradient reaches it.
         if vae.params.names[p].starts_with("prior.") {
             assert_eq!(&g.data[2..4], &[0.0, 0.0], "{} frozen row has gradient", vae.params.names[p]);
@@ -92,20 +97,9 @@ fn weighted_objective_gradient_and_its_unit_weights_limit() {
     let loss = |values: &[strongid::tensor::Tensor<2>]| tensor::scalar(vae.neg_weighted_objective(values, x.clone(), Some(onehot.clone()), eps.clone(), 100, w).sum());
     let leaves = vae.params.leaves();
     let grads = vae.neg_weighted_objective(&leaves, x.clone(), Some(onehot.clone()), eps.clone(), 100, w).sum().backward();
-    let h = 1e-6;
     for (p, leaf) in leaves.iter().enumerate() {
         let g = tensor::to_matrix(leaf.grad(&grads).expect("every parameter gets a gradient"));
-        let base = tensor::to_matrix(vae.params.values[p].clone());
-        for k in (0..base.data.len()).step_by(5) {
-            let (mut plus, mut minus) = (vae.params.values.clone(), vae.params.values.clone());
-            let (mut bp, mut bm) = (base.clone(), base.clone());
-            bp.data[k] += h;
-            bm.data[k] -= h;
-            plus[p] = tensor::from_matrix(&bp, DType::F64);
-            minus[p] = tensor::from_matrix(&bm, DType::F64);
-            let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
-            assert!((fd - g.data[k]).abs() < 1e-5 * fd.abs().max(1.0), "{}[{k}]: autodiff {} vs finite difference {fd}", vae.params.names[p], g.data[k]);
-        }
+        assert_matches_finite_differences(&vae, p, &g, 5, &loss);
     }
     // Unit weights: mean over 4000 draws of eps matches the closed-form negative ELBO.
     let unit = Weights { a: 1.0, b: 1.0, c: 1.0, d: 1.0 };

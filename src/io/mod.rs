@@ -63,17 +63,23 @@ pub fn write_stdout(args: std::fmt::Arguments) -> Result<()> {
 /// step is a hard link, which refuses to replace a file that appeared while the command ran
 /// (another process writing the same `--out`), so nothing anyone else wrote is ever clobbered.
 pub fn write_output(out: &Path, force: bool, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(Error::input(out, format!("directory {} does not exist", dir.display())));
-    }
-    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    temps::remove_stale(dir, name);
-    let staging = out.with_file_name(format!(".{name}.{}.staging", std::process::id()));
+    let staging = hidden_sibling(out, "staging")?;
     let _live = temps::Live::register(&staging);
     let result = write(&staging).and_then(|()| commit(&staging, out, force));
     let _ = std::fs::remove_file(&staging);
     result
+}
+
+/// `.NAME.PID.KIND` beside `path` (its directory must exist), after removing such files left
+/// by processes that no longer exist.
+fn hidden_sibling(path: &Path, kind: &str) -> Result<std::path::PathBuf> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::input(path, format!("directory {} does not exist", dir.display())));
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    temps::remove_stale(dir, name);
+    Ok(dir.join(format!(".{name}.{}.{kind}", std::process::id())))
 }
 
 fn commit(staging: &Path, out: &Path, force: bool) -> Result<()> {
@@ -96,13 +102,7 @@ fn commit(staging: &Path, out: &Path, force: bool) -> Result<()> {
 /// renamed over `path` only once complete.
 pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(Error::input(path, format!("directory {} does not exist", dir.display())));
-    }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    temps::remove_stale(dir, name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = hidden_sibling(path, "tmp")?;
     let _live = temps::Live::register(&tmp);
     let result = (|| {
         let file = std::fs::File::create(&tmp)?;
