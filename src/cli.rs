@@ -441,9 +441,6 @@ pub fn run(cli: Cli) -> Result<()> {
 fn fit(args: &FitArgs) -> Result<()> {
     check_out(&args.out, args.force)?;
     let restarts = args.restarts.unwrap_or_else(|| crate::certificate::default_restarts(args.kind));
-    if restarts == 0 {
-        return Err(Error::usage("--restarts must be at least 1"));
-    }
     let ds = Dataset::load(&args.data)?;
     let (u, u_path) = labels(&ds, &args.data, args.aux.as_deref(), args.aux_kind)?;
     let model = crate::certificate::fit_certified(args.kind, &args.opts, &ds, u.as_ref(), &u_path, restarts)?;

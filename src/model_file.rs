@@ -51,22 +51,16 @@ impl Header {
 /// FNV-1a (64-bit) over `prefix` (the header JSON), then names, shapes and bytes of the tensors
 /// in name order: detects any bit flip in anything that changes what the model computes.
 fn checksum<'a>(prefix: &[u8], tensors: impl Iterator<Item = (&'a str, &'a [usize], &'a [u8])>) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(prefix);
+    let mut h = crate::io::Fnv1a::new();
+    h.eat(prefix);
     for (name, shape, data) in tensors {
-        eat(name.as_bytes());
+        h.eat(name.as_bytes());
         for s in shape {
-            eat(&(*s as u64).to_le_bytes());
+            h.eat(&(*s as u64).to_le_bytes());
         }
-        eat(data);
+        h.eat(data);
     }
-    format!("{h:016x}")
+    h.hex()
 }
 
 /// Save parameters (stored as f32, the training precision) with the header.

@@ -134,15 +134,10 @@ impl Model {
     /// Error naming `u_path` (and the row of the first label the model never saw in training, or
     /// the column count of a real-valued u) unless u fits the model.
     pub fn check_aux(&self, u: &Aux, u_path: &Path) -> Result<()> {
-        if let Fitted::Vae(v) = &self.fitted {
-            v.u_features(Some(&u.slice_rows(0, u.rows().min(1))), u.rows().min(1), u_path)?;
-            if let Aux::Labels(u) = u {
-                if let Some(i) = u.iter().position(|l| v.config.envs.binary_search(l).is_err()) {
-                    return Err(Error::cell(u_path, i + 1, 1, format!("environment {} did not occur in training (known: {:?})", u[i], v.config.envs)));
-                }
-            }
+        match &self.fitted {
+            Fitted::Vae(v) => v.check_u(u, u_path),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Exact log-density of each row (flows and factor analysis).

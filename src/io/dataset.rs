@@ -113,9 +113,9 @@ const CONTENT_FILES: &[&str] = &["x.npy", "z.npy", "u.npy", "priors.json"];
 
 /// FNV-1a (64-bit) of a file's bytes.
 fn file_hash(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
-    Ok(format!("{h:016x}"))
+    let mut h = super::Fnv1a::new();
+    h.eat(&std::fs::read(path).map_err(|e| Error::io(path, e))?);
+    Ok(h.hex())
 }
 
 /// Every file meta.json's "content" lists must be there with that hash, and no listed-kind file

@@ -51,6 +51,30 @@ pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
     }
 }
 
+/// FNV-1a (64-bit), fed in pieces: the checksum of model files and the content hash of dataset
+/// directories.
+pub struct Fnv1a(u64);
+
+impl Fnv1a {
+    pub fn new() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+    pub fn eat(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a::new()
+    }
+}
+
 /// Write to standard output, mapping failures with `Error::stdout` (`outln!`, `out!`).
 pub fn write_stdout(args: std::fmt::Arguments) -> Result<()> {
     use std::io::Write;

@@ -70,10 +70,6 @@ fn whitening(x: &Matrix, d: usize) -> Affine {
     Affine { shift: mean, matrix }
 }
 
-pub fn whiten(x: &Matrix, d: usize) -> Matrix {
-    whitening(x, d).apply(x)
-}
-
 /// The orthogonal V that makes every Vᵀ M_k V as diagonal as possible (sum of squared
 /// off-diagonal entries), by Jacobi rotations with the closed-form angle of Cardoso & Souloumiac
 /// (1996). The matrices must be symmetric.

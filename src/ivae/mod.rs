@@ -231,13 +231,47 @@ impl Vae {
     /// One-hot rows for labels (errors name `path` and the 1-based row of an unknown label).
     pub fn one_hot(&self, u: &[i64], path: &Path) -> Result<Matrix> {
         let mut m = Matrix::zeros(u.len(), self.config.n_envs());
-        for (i, label) in u.iter().enumerate() {
-            let k = self.config.envs.binary_search(label).map_err(|_| {
-                Error::cell(path, i + 1, 1, format!("environment {label} did not occur in training (known: {:?})", self.config.envs))
-            })?;
-            m.set(i, k, 1.0);
+        for (i, &label) in u.iter().enumerate() {
+            m.set(i, self.env_index(label, i, path)?, 1.0);
         }
         Ok(m)
+    }
+
+    /// The one-hot position of environment `label`, found in row `row` (0-based) of `path`.
+    fn env_index(&self, label: i64, row: usize, path: &Path) -> Result<usize> {
+        self.config.envs.binary_search(&label).map_err(|_| {
+            Error::cell(path, row + 1, 1, format!("environment {label} did not occur in training (known: {:?})", self.config.envs))
+        })
+    }
+
+    /// u is of the kind this model was trained with (labels, or a real-valued u of its columns).
+    fn check_u_kind(&self, u: &crate::io::Aux, path: &Path) -> Result<()> {
+        use crate::io::Aux;
+        match (u, self.config.aux_dim) {
+            (Aux::Labels(_), 0) => Ok(()),
+            (Aux::Continuous(m), k) if k == m.cols => Ok(()),
+            (Aux::Continuous(m), 0) => Err(Error::input(path, format!(
+                "is a real-valued u ({} columns) but this model was trained with environment labels (integers, one column)", m.cols
+            ))),
+            (Aux::Continuous(m), k) => Err(Error::input(path, format!("has {} columns but the model's u has {k}", m.cols))),
+            (Aux::Labels(_), k) => Err(Error::input(path, format!(
+                "holds integer labels but this model was trained with a real-valued u of {k} column(s); pass --aux-kind continuous to read it as numbers"
+            ))),
+        }
+    }
+
+    /// u fits this model without building its features (a streamed `encode` checks the whole u
+    /// once, then encodes chunk by chunk): its kind and columns, and every label seen in training.
+    pub fn check_u(&self, u: &crate::io::Aux, path: &Path) -> Result<()> {
+        if self.config.u_width() > 0 {
+            self.check_u_kind(u, path)?;
+        }
+        if let crate::io::Aux::Labels(l) = u {
+            for (i, &label) in l.iter().enumerate() {
+                self.env_index(label, i, path)?;
+            }
+        }
+        Ok(())
     }
 
     /// u as the networks see it, n × `u_width`: one-hot rows for labels, the matrix itself for a
@@ -254,16 +288,10 @@ impl Vae {
             ))),
             Some(u) => {
                 u.check_rows(path, n)?;
-                match (u, self.config.aux_dim) {
-                    (Aux::Labels(l), 0) => self.one_hot(l, path),
-                    (Aux::Continuous(m), k) if k == m.cols => Ok(m.clone()),
-                    (Aux::Continuous(m), 0) => Err(Error::input(path, format!(
-                        "is a real-valued u ({} columns) but this model was trained with environment labels (integers, one column)", m.cols
-                    ))),
-                    (Aux::Continuous(m), k) => Err(Error::input(path, format!("has {} columns but the model's u has {k}", m.cols))),
-                    (Aux::Labels(_), k) => Err(Error::input(path, format!(
-                        "holds integer labels but this model was trained with a real-valued u of {k} column(s); pass --aux-kind continuous to read it as numbers"
-                    ))),
+                self.check_u_kind(u, path)?;
+                match u {
+                    Aux::Labels(l) => self.one_hot(l, path),
+                    Aux::Continuous(m) => Ok(m.clone()),
                 }
             }
         }
