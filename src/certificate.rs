@@ -106,6 +106,8 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
     for (seed, r) in seeds.iter().zip(results) {
         match r {
             Ok(m) => ok.push((*seed, m)),
+            // Stopped by a signal with its state saved: the fit as a whole stops.
+            Err(e @ Error::Interrupted { .. }) => return Err(e),
             Err(e) => first_err = first_err.or(Some(e)),
         }
     }

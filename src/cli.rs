@@ -274,6 +274,20 @@ struct FitArgs {
     /// Replace an existing file at --out.
     #[arg(long)]
     force: bool,
+    /// Save the fit's state to this file (every --checkpoint-every steps, at least every
+    /// --checkpoint-minutes, and on Ctrl-C / SIGTERM), so that --resume can continue it; deleted
+    /// once the model is saved.
+    #[arg(long, help_heading = "Checkpoints")]
+    checkpoint: Option<PathBuf>,
+    /// Continue the fit saved in this checkpoint (the same command and data), keeping it up to
+    /// date (or writing --checkpoint): the model equals an uninterrupted fit's, bit for bit.
+    #[arg(long, help_heading = "Checkpoints")]
+    resume: Option<PathBuf>,
+    /// Also save every this many optimiser steps.
+    #[arg(long, help_heading = "Checkpoints")]
+    checkpoint_every: Option<usize>,
+    #[arg(long, default_value_t = 5.0, help_heading = "Checkpoints")]
+    checkpoint_minutes: f64,
 }
 
 /// Refuse to replace an existing output unless asked to: nothing the user had is lost by a typo.
@@ -443,7 +457,9 @@ fn fit(args: &FitArgs) -> Result<()> {
     let restarts = args.restarts.unwrap_or_else(|| crate::certificate::default_restarts(args.kind));
     let ds = Dataset::load(&args.data)?;
     let (u, u_path) = labels(&ds, &args.data, args.aux.as_deref(), args.aux_kind)?;
-    let model = crate::certificate::fit_certified(args.kind, &args.opts, &ds, u.as_ref(), &u_path, restarts)?;
+    let mut opts = args.opts.clone();
+    opts.checkpoint = checkpointing(args, restarts, &ds, u.as_ref())?;
+    let model = crate::certificate::fit_certified(args.kind, &opts, &ds, u.as_ref(), &u_path, restarts)?;
     if let Some(c) = &model.certificate {
         for (seed, loss) in c.seeds.iter().zip(&c.validation_losses) {
             match loss {
@@ -453,7 +469,17 @@ fn fit(args: &FitArgs) -> Result<()> {
         }
     }
     io::write_output(&args.out, args.force, |staging| model.save(staging))?;
+    if let Some(c) = &opts.checkpoint {
+        // The model holds everything now; a checkpoint left behind would only mislead.
+        let _ = std::fs::remove_file(c.path());
+    }
     let r = &model.report;
+    for rec in &r.recoveries {
+        eprintln!(
+            "warning: recovered from a divergence ({} at epoch {}, step {}): rolled back to the start of the epoch, learning rate {:.1e} → {:.1e}",
+            rec.cause, rec.epoch, rec.step, rec.lr_from, rec.lr_to
+        );
+    }
     crate::outln!(
         "{}: {} epochs in {:.1} s, best validation loss {:.4} nats (epoch {}, seed {}); saved {}",
         args.kind.name(), r.epochs_run, r.seconds, r.best_val_loss, r.best_epoch, model.train.seed, args.out.display()
@@ -475,6 +501,54 @@ fn fit(args: &FitArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The checkpoint `fit` saves to (--checkpoint, or the --resume file), with the state read back
+/// from --resume; `None` without either option.
+fn checkpointing(args: &FitArgs, restarts: usize, ds: &Dataset, u: Option<&io::Aux>) -> Result<Option<std::sync::Arc<crate::train::checkpoint::Checkpointing>>> {
+    use crate::train::checkpoint::{Checkpointing, Fingerprint, INTERRUPTED};
+    let Some(path) = args.checkpoint.as_ref().or(args.resume.as_ref()) else {
+        if args.checkpoint_every.is_some() {
+            return Err(Error::usage("--checkpoint-every needs --checkpoint FILE (or --resume FILE)"));
+        }
+        return Ok(None);
+    };
+    if !(args.checkpoint_minutes > 0.0 && args.checkpoint_minutes.is_finite()) {
+        return Err(Error::usage(format!("--checkpoint-minutes must be a finite number > 0, got {}", args.checkpoint_minutes)));
+    }
+    if args.checkpoint_every == Some(0) {
+        return Err(Error::usage("--checkpoint-every must be at least 1 step"));
+    }
+    if args.resume.as_ref() != Some(path) && path.exists() {
+        return Err(Error::input(path, "already exists: pass --resume with it to continue that fit, or remove it to start over"));
+    }
+    if matches!(args.kind, ModelKind::Fa | ModelKind::FaTri) {
+        return Err(Error::usage("factor analysis is fitted in one closed-form pass (EM to convergence): there is nothing to checkpoint"));
+    }
+    let mut command: std::collections::BTreeMap<String, serde_json::Value> = match serde_json::to_value(&args.opts) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
+        _ => unreachable!("options serialise to an object"),
+    };
+    command.insert("kind".into(), args.kind.name().into());
+    command.insert("restarts".into(), restarts.into());
+    let mut h = io::Fnv1a::new();
+    for v in &ds.x.data {
+        h.eat(&v.to_le_bytes());
+    }
+    match u {
+        Some(io::Aux::Labels(l)) => l.iter().for_each(|v| h.eat(&v.to_le_bytes())),
+        Some(io::Aux::Continuous(m)) => m.data.iter().for_each(|v| h.eat(&v.to_le_bytes())),
+        None => {}
+    }
+    h.eat(&(ds.x.rows as u64).to_le_bytes());
+    let fingerprint = Fingerprint { command, data: h.hex() };
+    let every = std::time::Duration::from_secs_f64(args.checkpoint_minutes * 60.0);
+    let c = Checkpointing::new(path, fingerprint, args.checkpoint_every, every, &INTERRUPTED);
+    let c = match &args.resume {
+        Some(from) => c.resume_from(from)?,
+        None => c,
+    };
+    Ok(Some(std::sync::Arc::new(c)))
 }
 
 fn model_anchor_check(m: &Model) -> Option<&crate::priors::AnchorCheck> {

@@ -21,6 +21,9 @@ pub enum Error {
     /// Training produced a non-finite loss: nothing is saved.
     #[error("fit diverged at epoch {epoch}: {msg}")]
     Diverged { epoch: usize, msg: String },
+    /// Stopped by a signal after saving a checkpoint to resume from.
+    #[error("interrupted; the fit so far is saved in {checkpoint}: run the same command with --resume {checkpoint} to continue")]
+    Interrupted { checkpoint: PathBuf },
     /// The reader of standard output went away (`strongid … | head`): stop quietly.
     #[error("standard output was closed")]
     ClosedStdout,
@@ -72,12 +75,13 @@ impl Error {
 
     /// 2 for anything the user handed us (files, arguments, models); 1 for failures of the fit
     /// and of writing the output; 141 (128 + SIGPIPE, what a shell reports for other tools) for a
-    /// closed pipe.
+    /// closed pipe; 130 (128 + SIGINT) for an interrupted fit.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 1,
             Error::Io { path, .. } if path.as_os_str() == "standard output" => 1,
             Error::ClosedStdout => 141,
+            Error::Interrupted { .. } => 130,
             _ => 2,
         }
     }

@@ -12,20 +12,23 @@ use crate::transforms::TransformKind;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ObjectiveArg {
     Elbo,
     Weighted,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TransformArg {
     Affine,
     Spline,
 }
 
-/// Every architecture and training option, with the CLI's defaults.
-#[derive(Args, Clone, Debug)]
+/// Every architecture and training option, with the CLI's defaults. Serialised (everything that
+/// changes the fitted model) into a checkpoint's fingerprint.
+#[derive(Args, Clone, Debug, serde::Serialize)]
 pub struct FitOptions {
     // --- flows
     #[arg(long, value_enum, default_value = "spline", help_heading = "Flows")]
@@ -103,7 +106,12 @@ pub struct FitOptions {
     pub split_seed: u64,
     /// No progress bar.
     #[arg(long)]
+    #[serde(skip)]
     pub quiet: bool,
+    /// Where the training loops save their state (`fit --checkpoint`); set by the CLI.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub checkpoint: Option<std::sync::Arc<crate::train::checkpoint::Checkpointing>>,
 }
 
 impl FitOptions {
@@ -151,6 +159,7 @@ impl FitOptions {
             val_fraction: self.val_fraction,
             split_seed: self.split_seed,
             patience: self.patience,
+            checkpoint: self.checkpoint.clone().map(|handle| crate::train::checkpoint::CheckpointRef { handle, key: format!("seed{seed}") }),
             ..TrainConfig::default()
         }
     }

@@ -1,10 +1,14 @@
 use clap::Parser;
 
 fn main() {
-    // Ctrl-C, SIGTERM, SIGHUP: delete the temporary files being written, then stop (130). A file
-    // size limit (ulimit -f) makes writes fail with an error instead of killing the process, so
-    // the normal error path removes its temporary file too.
+    // Ctrl-C, SIGTERM, SIGHUP: a fit with --checkpoint saves its state and stops (130) by itself;
+    // anything else (or a second signal) deletes the temporary files being written, then stops
+    // (130). A file size limit (ulimit -f) makes writes fail with an error instead of killing the
+    // process, so the normal error path removes its temporary file too.
     let _ = ctrlc::set_handler(|| {
+        if strongid::train::checkpoint::on_signal() {
+            return;
+        }
         strongid::io::temps::remove_live();
         std::process::exit(130);
     });

@@ -242,7 +242,8 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
                 return Err(Error::usage(format!("--freeze-after must be between 1 and --epochs − 1 ({})", train_cfg.epochs)));
             }
             // Stage 1: a plain mean-variance iVAE, every prior learned.
-            let stage1 = TrainConfig { epochs: warmup, patience: usize::MAX, ..train_cfg.clone() };
+            let stage = |name| train_cfg.checkpoint.as_ref().map(|c| c.sub(name));
+            let stage1 = TrainConfig { epochs: warmup, patience: usize::MAX, checkpoint: stage("stage1"), ..train_cfg.clone() };
             let (values, first) = run(&vae, &stage1, first_start)?;
             vae.params.values = values;
             let wanted = opts.anchor_envs.clone().unwrap_or_else(|| envs.clone());
@@ -255,7 +256,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
             let (anchors, check) = checked_anchors(anchors, Path::new("--freeze-after priors"), &envs, opts.latent_dim, opts.allow_weak)?;
             vae.freeze(anchors, check);
             // Stage 2: the same network with the anchors' priors frozen.
-            let stage2 = TrainConfig { epochs: train_cfg.epochs - warmup, ..train_cfg.clone() };
+            let stage2 = TrainConfig { epochs: train_cfg.epochs - warmup, checkpoint: stage("stage2"), ..train_cfg.clone() };
             let (values, second) = run(&vae, &stage2, train::Start::Continuation)?;
             vae.params.values = values;
             Ok((vae, merge(first, second)))
@@ -312,7 +313,8 @@ fn warm_start(vae: &mut Vae, x: &Matrix, u: &[i64], epochs: usize, train_cfg: &T
         })
         .collect();
     let obj = super::warm::WarmStart { vae, x, env: &env, code: &code, log_v0 };
-    let cfg = TrainConfig { epochs, patience: usize::MAX, ..train_cfg.clone() };
+    // Deterministic and short: a resumed fit redoes it rather than checkpointing it.
+    let cfg = TrainConfig { epochs, patience: usize::MAX, checkpoint: None, ..train_cfg.clone() };
     let (values, _) = train::fit_from(&obj, vae.params.values.clone(), &cfg, false, train::Start::Continuation)?;
     vae.params.values = values;
     Ok(())

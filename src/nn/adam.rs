@@ -3,6 +3,7 @@
 //! so that it can be checkpointed alongside the parameters.
 use super::HostParams;
 
+#[derive(Clone, Debug, PartialEq)]
 pub struct Adam {
     pub lr: f64,
     pub beta1: f64,
@@ -10,9 +11,10 @@ pub struct Adam {
     pub eps: f64,
     /// Clip the global L2 norm of the gradient to this value (None: no clipping).
     pub clip_norm: Option<f64>,
-    step: i32,
-    m: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
+    /// Steps taken (bias correction), first and second moments: the state a checkpoint keeps.
+    pub step: i32,
+    pub m: Vec<Vec<f32>>,
+    pub v: Vec<Vec<f32>>,
 }
 
 impl Adam {

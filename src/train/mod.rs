@@ -1,15 +1,16 @@
 //! The one training loop every model shares: seeded train/validation split and minibatch order,
 //! Adam, gradient-norm clipping, early stopping on the validation loss (the best parameters are
 //! kept), divergence detection, and a progress bar on the terminal.
+pub mod checkpoint;
+mod training_loop;
+
 use crate::error::{Error, Result};
 use crate::nn::{Adam, HostParams};
 use crate::tensor::{self, Tensor};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -27,12 +28,27 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation loss.
     pub patience: usize,
     pub clip_norm: Option<f64>,
+    /// Save this run's state to a checkpoint (and continue from the state found there).
+    #[serde(skip)]
+    pub checkpoint: Option<checkpoint::CheckpointRef>,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 100, batch: 256, lr: 1e-3, seed: 0, split_seed: 0, val_fraction: 0.1, patience: 10, clip_norm: Some(10.0) }
+        TrainConfig { epochs: 100, batch: 256, lr: 1e-3, seed: 0, split_seed: 0, val_fraction: 0.1, patience: 10, clip_norm: Some(10.0), checkpoint: None }
     }
+}
+
+/// A divergence the loop recovered from: a non-finite loss or gradient at `step` of `epoch` made
+/// it roll back to the start of that epoch and continue with a smaller learning rate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub epoch: usize,
+    pub step: usize,
+    /// What was non-finite, e.g. "training loss NaN".
+    pub cause: String,
+    pub lr_from: f64,
+    pub lr_to: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -54,6 +70,9 @@ pub struct TrainReport {
     pub final_lr: f64,
     pub n_train: usize,
     pub n_val: usize,
+    /// Divergences recovered from (rollback + smaller learning rate), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recoveries: Vec<Recovery>,
 }
 
 /// What a model provides to be trained: the mean loss of a set of rows.
@@ -113,7 +132,7 @@ pub struct Trainer<'a, O: Objective> {
     obj: &'a O,
     pub params: HostParams,
     pub adam: Adam,
-    noise_rng: ChaCha8Rng,
+    pub(crate) noise_rng: ChaCha8Rng,
     pub steps: usize,
 }
 
@@ -123,15 +142,36 @@ impl<'a, O: Objective> Trainer<'a, O> {
     }
 
     /// One Adam step on the mean loss of `rows`; returns that loss (before the step). A
-    /// non-finite loss leaves the parameters untouched.
-    pub fn step(&mut self, rows: &[usize]) -> std::result::Result<f64, f64> {
+    /// non-finite loss or gradient leaves the parameters untouched.
+    pub fn step(&mut self, rows: &[usize]) -> std::result::Result<f64, NonFinite> {
         let (value, grads) = self.obj.loss_and_grad(&self.params, rows, &mut self.noise_rng);
         if !value.is_finite() {
-            return Err(value);
+            return Err(NonFinite::Loss(value));
+        }
+        if grads.iter().flatten().any(|g| !g.is_finite()) {
+            return Err(NonFinite::Gradient);
         }
         self.adam.step(&mut self.params, &grads);
         self.steps += 1;
         Ok(value)
+    }
+}
+
+/// Why a step was refused.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NonFinite {
+    Loss(f64),
+    Gradient,
+    Validation(f64),
+}
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NonFinite::Loss(v) => write!(f, "training loss {v}"),
+            NonFinite::Gradient => write!(f, "non-finite gradient"),
+            NonFinite::Validation(v) => write!(f, "validation loss {v}"),
+        }
     }
 }
 
@@ -168,16 +208,6 @@ pub fn split_rows(n: usize, val_fraction: f64, seed: u64) -> Result<(Vec<usize>,
     Ok((idx, val))
 }
 
-fn validation_loss(obj: &impl Objective, params: &HostParams, rows: &[usize], seed: u64) -> f64 {
-    const CHUNK: usize = 4096;
-    let mut rng = stream(seed, STREAM_VAL_NOISE);
-    let mut total = 0.0;
-    for chunk in rows.chunks(CHUNK) {
-        total += obj.loss_value(params, chunk, &mut rng) * chunk.len() as f64;
-    }
-    total / rows.len() as f64
-}
-
 /// Where training starts: fresh parameters must be improved on (else the fit failed); a
 /// continuation (e.g. after freezing priors) may keep its starting point as the best.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,92 +216,7 @@ pub enum Start {
     Continuation,
 }
 
-/// Train `params` on `obj`; returns the parameters of the best validation epoch.
-pub fn fit(obj: &impl Objective, params: Vec<Tensor<2>>, cfg: &TrainConfig, show_progress: bool) -> Result<(Vec<Tensor<2>>, TrainReport)> {
-    fit_from(obj, params, cfg, show_progress, Start::Fresh)
-}
+pub use training_loop::{MAX_RECOVERIES, fit, fit_from};
 
-pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig, show_progress: bool, start_kind: Start) -> Result<(Vec<Tensor<2>>, TrainReport)> {
-    if cfg.batch == 0 || cfg.epochs == 0 || !(cfg.lr > 0.0) {
-        return Err(Error::usage("epochs, batch and learning rate must be positive"));
-    }
-    let start = Instant::now();
-    let (mut train_rows, val_rows) = split_rows(obj.n_rows(), cfg.val_fraction, cfg.split_seed)?;
-    let mut shuffle_rng = stream(cfg.seed, STREAM_SHUFFLE);
-    let mut report = TrainReport { n_train: train_rows.len(), n_val: val_rows.len(), best_val_loss: f64::INFINITY, ..Default::default() };
-    // The untrained model's validation loss: a fit that never beats it has failed.
-    let mut trainer = Trainer::new(obj, &params, cfg);
-    let initial_val = validation_loss(obj, &trainer.params, &val_rows, cfg.seed);
-    if start_kind == Start::Continuation && initial_val.is_finite() {
-        report.best_val_loss = initial_val;
-    }
-    let mut best = params;
-    let bar = progress_bar(cfg.epochs as u64, show_progress);
-    for epoch in 1..=cfg.epochs {
-        train_rows.shuffle(&mut shuffle_rng);
-        let mut epoch_loss = 0.0;
-        for batch in train_rows.chunks(cfg.batch) {
-            let value = trainer.step(batch).map_err(|value| {
-                bar.finish_and_clear();
-                let msg = if trainer.steps == 0 {
-                    format!("training loss is {value} before any step: the model overflows on this data (is it on an extreme scale?)")
-                } else {
-                    format!("training loss became {value} at step {}: the step size is too large for this loss (try --lr {:.0e})", trainer.steps + 1, cfg.lr / 10.0)
-                };
-                Error::Diverged { epoch, msg }
-            })?;
-            epoch_loss += value * batch.len() as f64;
-        }
-        report.steps = trainer.steps;
-        let train_loss = epoch_loss / train_rows.len() as f64;
-        let val_loss = validation_loss(obj, &trainer.params, &val_rows, cfg.seed);
-        if !val_loss.is_finite() {
-            bar.finish_and_clear();
-            return Err(Error::Diverged { epoch, msg: format!("validation loss became {val_loss}") });
-        }
-        report.train_loss.push(train_loss);
-        report.val_loss.push(val_loss);
-        report.epochs_run = epoch;
-        if val_loss < report.best_val_loss {
-            report.best_val_loss = val_loss;
-            report.best_epoch = epoch;
-            best = trainer.params.tensors();
-        }
-        bar.set_message(format!("train {train_loss:.4}  val {val_loss:.4}  best {:.4} @ {}", report.best_val_loss, report.best_epoch));
-        bar.inc(1);
-        // Reduce on plateau: halve the step size after a third of the patience without progress,
-        // so the iterate settles into the optimum instead of rattling around it.
-        let stalled = epoch - report.best_epoch;
-        if stalled > 0 && stalled % (cfg.patience / 3).max(1) == 0 {
-            trainer.adam.lr *= 0.5;
-        }
-        if stalled >= cfg.patience {
-            report.stopped_early = true;
-            break;
-        }
-    }
-    bar.finish_and_clear();
-    if start_kind == Start::Fresh && !(report.best_val_loss < initial_val) {
-        return Err(Error::Diverged {
-            epoch: report.epochs_run,
-            msg: format!(
-                "the validation loss never improved on the untrained model ({:.4} at best vs {initial_val:.4} at start); try --lr {:.0e}",
-                report.best_val_loss,
-                cfg.lr / 10.0
-            ),
-        });
-    }
-    report.initial_val_loss = initial_val;
-    report.final_lr = trainer.adam.lr;
-    report.seconds = start.elapsed().as_secs_f64();
-    Ok((best, report))
-}
-
-fn progress_bar(len: u64, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template("epoch {pos}/{len} [{elapsed_precise}] {bar:30} {msg}").expect("static template"));
-    bar
-}
+#[cfg(test)]
+mod tests;
