@@ -102,6 +102,10 @@ enum Command {
         /// Only these experiments, comma-separated (e.g. E1,E5).
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<String>>,
+        /// Keep the rows an earlier (e.g. interrupted) run finished into --out, refitting only
+        /// the rest.
+        #[arg(long)]
+        resume: bool,
     },
     /// Fit several restarts and measure the empirical indeterminacy between their codes.
     Probe {
@@ -400,9 +404,9 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { model } => inspect(&Model::load(&model)?)?,
-        Command::Experiments { quick: _, full, out, only } => {
+        Command::Experiments { quick: _, full, out, only, resume } => {
             let mode = if full { crate::experiments::Mode::Full } else { crate::experiments::Mode::Quick };
-            crate::experiments::run(mode, &out, only.as_deref())?;
+            crate::experiments::run(mode, &out, only.as_deref(), resume)?;
         }
         Command::Probe { kind, data, aux, aux_kind, restarts, threshold, json, opts } => {
             let ds = Dataset::load(&data)?;

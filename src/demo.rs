@@ -6,5 +6,5 @@ use std::path::Path;
 
 pub fn run(out: &Path) -> Result<()> {
     crate::outln!("strongid demo: the quick experiment suite (E1–E6), writing {}\n", out.display());
-    crate::experiments::run(crate::experiments::Mode::Quick, out, None)
+    crate::experiments::run(crate::experiments::Mode::Quick, out, None, false)
 }

@@ -35,3 +35,39 @@ fn quick_suite_confirms_the_theory_and_writes_the_report() {
     assert!(html.matches("<svg").count() >= 8, "report has {} figures", html.matches("<svg").count());
     assert!(std::fs::read_to_string(out.join("results.md")).unwrap().contains("| d = 4, n = 4000 | tmi-flow (spline) |"));
 }
+
+/// A suite killed midway and rerun with --resume keeps the rows it had finished (not refitted)
+/// and ends with the same results as a run that went through (timings aside).
+#[test]
+fn a_killed_suite_resumes_keeping_its_finished_rows() {
+    let dir = scratch("experiments_resume");
+    let (through, killed) = (dir.join("through"), dir.join("killed"));
+    assert!(strongid(&["experiments", "--quick", "--only", "E3", "--out", p(&through)]).status.success());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_strongid"))
+        .args(["experiments", "--quick", "--only", "E3", "--out", p(&killed)])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let finished = || std::fs::read_dir(killed.join("rows")).map_or(0, |d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".json")).count());
+    while finished() < 2 {
+        assert!(start.elapsed().as_secs() < 120, "no rows finished");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait_with_output().unwrap();
+    assert!(!killed.join("results.json").exists());
+    let kept_before = finished();
+    let res = strongid(&["experiments", "--quick", "--only", "E3", "--out", p(&killed), "--resume"]);
+    assert!(res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(err.matches("kept from an earlier run").count(), kept_before, "{err}");
+    let rows = |dir: &std::path::Path| {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+        let mut rows = v["experiments"][0]["rows"].as_array().unwrap().clone();
+        rows.iter_mut().for_each(|r| r.as_object_mut().unwrap().remove("fit_seconds").map(|_| ()).unwrap());
+        rows
+    };
+    assert_eq!(rows(&killed), rows(&through));
+}

@@ -14,7 +14,7 @@ use crate::matrix::Matrix;
 use crate::metrics::{self, Scores};
 use crate::models::{Model, ModelKind};
 use crate::probe::{self, Class};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -24,8 +24,16 @@ pub enum Mode {
     Full,
 }
 
+/// One run of the suite: its settings, the output directory, and whether rows computed by an
+/// earlier run into it are reused (`--resume`).
+pub struct Ctx<'a> {
+    pub mode: Mode,
+    pub dir: &'a Path,
+    pub resume: bool,
+}
+
 /// mean ± sd over seeds.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Stat {
     pub mean: f64,
     pub sd: f64,
@@ -40,7 +48,7 @@ impl Stat {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub setting: String,
     pub model: String,
@@ -66,8 +74,20 @@ pub struct Row {
     /// Validation loss per epoch of the first seed (training curve).
     #[serde(skip)]
     pub curve: Vec<f64>,
-    #[serde(skip)]
+    #[serde(skip, default = "empty")]
     pub first_code: Matrix,
+}
+
+fn empty() -> Matrix {
+    Matrix::new(0, 0, Vec::new())
+}
+
+/// A finished row as `--resume` reads it back: the row with its curve and first code.
+#[derive(Serialize, Deserialize)]
+struct CachedRow {
+    row: Row,
+    curve: Vec<f64>,
+    first_code: Matrix,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -91,11 +111,49 @@ pub struct Experiment {
     pub seconds: f64,
 }
 
+/// `fit_row`, or with `c.resume` the row an earlier run computed for exactly these settings, data
+/// and strongid version (`DIR/rows/HASH.json`, written atomically once a row is done, so a run
+/// killed midway loses at most the row in progress).
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_kind(c: &Ctx, setting: &str, label: &str, kind: ModelKind, opts: &FitOptions, ds: &Dataset, u_path: &Path, seeds: &[u64], best_of: u64) -> Result<Row> {
+    let key = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"), "setting": setting, "label": label, "kind": kind.name(),
+        "options": opts, "u": u_path, "seeds": seeds, "best_of": best_of,
+    });
+    let mut h = crate::io::Fnv1a::new();
+    h.eat(key.to_string().as_bytes());
+    for m in [Some(&ds.x), ds.z.as_ref()].into_iter().flatten() {
+        h.eat(&(m.rows as u64).to_le_bytes());
+        m.data.iter().for_each(|v| h.eat(&v.to_le_bytes()));
+    }
+    match &ds.u {
+        Some(crate::io::Aux::Labels(l)) => l.iter().for_each(|v| h.eat(&v.to_le_bytes())),
+        Some(crate::io::Aux::Continuous(m)) => m.data.iter().for_each(|v| h.eat(&v.to_le_bytes())),
+        None => {}
+    }
+    let rows = c.dir.join("rows");
+    let path = rows.join(format!("{}.json", h.hex()));
+    if c.resume {
+        // An unreadable file (a NaN stored as null, a foreign edit) is recomputed, not trusted.
+        if let Some(cached) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<CachedRow>(&b).ok()) {
+            eprintln!("  {setting} / {label}: kept from an earlier run ({})", path.display());
+            return Ok(Row { curve: cached.curve, first_code: cached.first_code, ..cached.row });
+        }
+    }
+    let row = fit_row(setting, label, kind, opts, ds, u_path, seeds, best_of)?;
+    std::fs::create_dir_all(&rows).map_err(|e| crate::error::Error::io(&rows, e))?;
+    let cached = CachedRow { row: row.clone(), curve: row.curve.clone(), first_code: row.first_code.clone() };
+    let json = serde_json::to_vec(&cached).expect("row serializes");
+    crate::io::atomic_write(&path, |w| w.write_all(&json))?;
+    Ok(row)
+}
+
 /// Fit `kind` with each seed on `ds` and summarise against the true latent `z`. Each reported
 /// seed s keeps the best (by validation loss) of `best_of` restarts with seeds 100 s + r, as
 /// `fit --restarts` does: the iVAE family's ELBO has poor local optima that the validation loss
 /// exposes, and the theory is about the optimum.
-pub fn evaluate_kind(setting: &str, label: &str, kind: ModelKind, opts: &FitOptions, ds: &Dataset, u_path: &Path, seeds: &[u64], best_of: u64) -> Result<Row> {
+#[allow(clippy::too_many_arguments)]
+fn fit_row(setting: &str, label: &str, kind: ModelKind, opts: &FitOptions, ds: &Dataset, u_path: &Path, seeds: &[u64], best_of: u64) -> Result<Row> {
     let u = ds.u.as_ref();
     let best_of = best_of.max(1);
     let all_seeds: Vec<u64> = seeds.iter().flat_map(|s| (0..best_of).map(move |r| s * 100 + r)).collect();

@@ -1,6 +1,6 @@
 //! E1–E6: the experiments, their quick and full settings, and the run that writes
 //! results.json, results.md and report.html.
-use super::{Experiment, Figure, Mode, Row, evaluate_kind, report};
+use super::{Ctx, Experiment, Figure, Mode, Row, evaluate_kind, report};
 use crate::error::{Error, Result};
 use crate::fit::{FitOptions, TransformArg};
 use crate::io::Dataset;
@@ -42,7 +42,8 @@ fn corr_heatmap(caption: &str, z: &Matrix, code: &Matrix) -> Result<Figure> {
 }
 
 /// E1 (App. F.1): linear environments; ivae-frozen with 3 vs 2 environments; fa vs fa-tri.
-fn e1(mode: Mode, dir: &Path) -> Result<Experiment> {
+fn e1(c: &Ctx) -> Result<Experiment> {
+    let (mode, dir) = (c.mode, c.dir);
     let mut e = experiment("E1", "Linear environments (App. F.1) and factor analysis",
         "ivae-frozen: 3 environments with affinely independent means pin z down (strongly identifiable); with 2 the direction orthogonal to the mean contrast stays free. The 2-environment row starts from random networks (no warm start), so its restarts can land on different members of what the theory leaves free. fa is identifiable up to rotations; fa-tri's code is unique (its restarts agree) but it is the true z only if the true loading is itself triangular — here it is not, so the unique code is a fixed affine image of z.");
     let per_env = 2000;
@@ -58,10 +59,10 @@ fn e1(mode: Mode, dir: &Path) -> Result<Experiment> {
         let warm_start = if envs < 3 { 0 } else { opts.warm_start };
         let frozen = FitOptions { anchors: Some(anchors), allow_weak: envs < 3, warm_start, ..opts.clone() };
         let setting = format!("{envs} environments");
-        e.rows.push(evaluate_kind(&setting, "ivae-frozen", ModelKind::IvaeFrozen, &frozen, &sim.dataset, Path::new("u"), &seeds(mode), 8)?);
+        e.rows.push(evaluate_kind(c, &setting, "ivae-frozen", ModelKind::IvaeFrozen, &frozen, &sim.dataset, Path::new("u"), &seeds(mode), 8)?);
         if envs == 3 {
             for kind in [ModelKind::Fa, ModelKind::FaTri] {
-                e.rows.push(evaluate_kind(&setting, kind.name(), kind, &opts, &sim.dataset, Path::new("u"), &seeds(mode), 1)?);
+                e.rows.push(evaluate_kind(c, &setting, kind.name(), kind, &opts, &sim.dataset, Path::new("u"), &seeds(mode), 1)?);
             }
             let z = sim.dataset.z.as_ref().expect("simulated");
             e.figures.push(scatter_figure("E1: ivae-frozen, 3 environments — true vs learned latent", z, &e.rows[0])?);
@@ -71,7 +72,8 @@ fn e1(mode: Mode, dir: &Path) -> Result<Experiment> {
 }
 
 /// E2: the nonlinear iVAE recipe (THEORY §4).
-fn e2(mode: Mode, _dir: &Path) -> Result<Experiment> {
+fn e2(c: &Ctx) -> Result<Experiment> {
+    let (mode, dir) = (c.mode, c.dir);
     let mut e = experiment("E2", "Nonlinear iVAE recipe (segment-modulated sources, MLP mixing)",
         "vae: only weakly identifiable (low mcc); ivae: identifiable up to affine maps of T(z), so high mcc at best and unstable strong_mcc (variance-only priors always leave sign flips); ivae-frozen with the true priors as anchors: strongly identifiable (Thm 4.5).");
     let (dims, segments, per_segment, layers, epochs) = match mode {
@@ -89,14 +91,14 @@ fn e2(mode: Mode, _dir: &Path) -> Result<Experiment> {
             let kinds: &[ModelKind] = if modulation == Modulation::Variance { &[ModelKind::Ivae] } else { &[ModelKind::Vae, ModelKind::Ivae, ModelKind::IvaeFrozen] };
             for &kind in kinds {
                 let o = if kind == ModelKind::IvaeFrozen {
-                    let path = _dir.join(format!("e2_priors_{d}.json"));
+                    let path = dir.join(format!("e2_priors_{d}.json"));
                     crate::priors::write_anchors(&path, &sim.priors)?;
                     FitOptions { anchors: Some(path), ..opts.clone() }
                 } else {
                     opts.clone()
                 };
                 let label = if kind == ModelKind::Ivae && modulation == Modulation::Variance { "ivae (variance-only)".to_string() } else { kind.name().to_string() };
-                e.rows.push(evaluate_kind(&setting, &label, kind, &o, &sim.dataset, Path::new("u"), &seeds(mode), 3)?);
+                e.rows.push(evaluate_kind(c, &setting, &label, kind, &o, &sim.dataset, Path::new("u"), &seeds(mode), 3)?);
             }
         }
     }
@@ -113,7 +115,8 @@ fn flow_options(mode: Mode, dim: usize) -> FitOptions {
 }
 
 /// E3 (Thm 5.1): TMI data; tmi-flow (affine, spline) vs the permuting flow vs a VAE.
-fn e3(mode: Mode, _dir: &Path) -> Result<Experiment> {
+fn e3(c: &Ctx) -> Result<Experiment> {
+    let mode = c.mode;
     let mut e = experiment("E3", "TMI generators with a fixed prior (Thm 5.1)",
         "tmi-flow recovers the true latent (strong_mcc ≈ 1) and its restarts agree; the permuting flow and the VAE fit the same data but their codes are other, mixed ones.");
     let (dims, n) = match mode {
@@ -125,11 +128,11 @@ fn e3(mode: Mode, _dir: &Path) -> Result<Experiment> {
         let setting = format!("d = {d}, n = {n}");
         let spline = flow_options(mode, d);
         let affine = FitOptions { transform: TransformArg::Affine, ..spline.clone() };
-        e.rows.push(evaluate_kind(&setting, "tmi-flow (spline)", ModelKind::TmiFlow, &spline, &ds, Path::new("u"), &seeds(mode), 1)?);
-        e.rows.push(evaluate_kind(&setting, "tmi-flow (affine)", ModelKind::TmiFlow, &affine, &ds, Path::new("u"), &seeds(mode), 1)?);
-        e.rows.push(evaluate_kind(&setting, "flow (permuting)", ModelKind::Flow, &spline, &ds, Path::new("u"), &seeds(mode), 1)?);
+        e.rows.push(evaluate_kind(c, &setting, "tmi-flow (spline)", ModelKind::TmiFlow, &spline, &ds, Path::new("u"), &seeds(mode), 1)?);
+        e.rows.push(evaluate_kind(c, &setting, "tmi-flow (affine)", ModelKind::TmiFlow, &affine, &ds, Path::new("u"), &seeds(mode), 1)?);
+        e.rows.push(evaluate_kind(c, &setting, "flow (permuting)", ModelKind::Flow, &spline, &ds, Path::new("u"), &seeds(mode), 1)?);
         let vae = FitOptions { hidden: 64, batch: 128, ..flow_options(mode, d) };
-        e.rows.push(evaluate_kind(&setting, "vae", ModelKind::Vae, &vae, &ds, Path::new("u"), &seeds(mode), 3)?);
+        e.rows.push(evaluate_kind(c, &setting, "vae", ModelKind::Vae, &vae, &ds, Path::new("u"), &seeds(mode), 3)?);
         if d == 4 {
             let z = ds.z.as_ref().expect("simulated");
             let k = e.rows.len();
@@ -146,7 +149,8 @@ fn e3(mode: Mode, _dir: &Path) -> Result<Experiment> {
 }
 
 /// E4 (Prop. 5.2): TMI generator with independent non-Gaussian sources.
-fn e4(mode: Mode, _dir: &Path) -> Result<Experiment> {
+fn e4(c: &Ctx) -> Result<Experiment> {
+    let mode = c.mode;
     let mut e = experiment("E4", "TMI generator with independent non-Gaussian sources (Prop. 5.2)",
         "With learned independent priors a TMI generator is identifiable up to component-wise increasing maps, with no permutation: a tmi-flow (which absorbs the marginals into its map to N(0, I)) recovers each source through an increasing map — Spearman at the identity alignment ≈ 1, Pearson below it.");
     let (d, n) = (3, if mode == Mode::Quick { 4000 } else { 20_000 });
@@ -163,7 +167,7 @@ fn e4(mode: Mode, _dir: &Path) -> Result<Experiment> {
         }
     });
     let ds = Dataset { x: g.apply(&z), z: Some(z.clone()), u: None, meta: None };
-    let row = evaluate_kind(&format!("d = {d}, n = {n}"), "tmi-flow (spline)", ModelKind::TmiFlow, &flow_options(mode, d), &ds, Path::new("u"), &seeds(mode), 1)?;
+    let row = evaluate_kind(c, &format!("d = {d}, n = {n}"), "tmi-flow (spline)", ModelKind::TmiFlow, &flow_options(mode, d), &ds, Path::new("u"), &seeds(mode), 1)?;
     let code = row.first_code.clone();
     let signed_spearman: f64 = {
         let (rz, rc) = (crate::metrics::ranks(&z), crate::metrics::ranks(&code));
@@ -176,7 +180,8 @@ fn e4(mode: Mode, _dir: &Path) -> Result<Experiment> {
 }
 
 /// E5 (§5.2): the OT → KR limit.
-fn e5(mode: Mode, _dir: &Path) -> Result<Experiment> {
+fn e5(c: &Ctx) -> Result<Experiment> {
+    let mode = c.mode;
     use crate::ot::limit::{T_GRID, empirical_grid, exact_table, gaussian_pair};
     let mut e = experiment("E5", "OT for weighted costs → Knothe–Rosenblatt (§5.2)",
         "The c_t-optimal map converges to the KR map as t → 0 (exactly, for Gaussians); with n samples the discrete OT error is U-shaped in t and its best t shrinks as n grows.");
@@ -202,15 +207,16 @@ fn e5(mode: Mode, _dir: &Path) -> Result<Experiment> {
 }
 
 /// E6: misspecification — what strong identifiability does and does not promise.
-fn e6(mode: Mode, dir: &Path) -> Result<Experiment> {
+fn e6(c: &Ctx) -> Result<Experiment> {
+    let (mode, dir) = (c.mode, c.dir);
     let mut e = experiment("E6", "Misspecification: wrong ordering, wrong anchors",
         "Strong identifiability promises a unique code, not the true one: a tmi-flow fitted in the wrong variable order, and an ivae-frozen with wrong anchor priors, give restarts that agree with each other but codes that differ from the true latent.");
     let d = 3;
     let n = if mode == Mode::Quick { 4000 } else { 20_000 };
     let (ds, _) = simulate::tmi::simulate(d, n, 6)?;
     let reversed = Dataset { x: Matrix::from_fn(n, d, |i, j| ds.x.get(i, d - 1 - j)), ..ds.clone() };
-    e.rows.push(evaluate_kind(&format!("TMI d = {d}, right order"), "tmi-flow (spline)", ModelKind::TmiFlow, &flow_options(mode, d), &ds, Path::new("u"), &seeds(mode), 1)?);
-    e.rows.push(evaluate_kind(&format!("TMI d = {d}, reversed order"), "tmi-flow (spline)", ModelKind::TmiFlow, &flow_options(mode, d), &reversed, Path::new("u"), &seeds(mode), 1)?);
+    e.rows.push(evaluate_kind(c, &format!("TMI d = {d}, right order"), "tmi-flow (spline)", ModelKind::TmiFlow, &flow_options(mode, d), &ds, Path::new("u"), &seeds(mode), 1)?);
+    e.rows.push(evaluate_kind(c, &format!("TMI d = {d}, reversed order"), "tmi-flow (spline)", ModelKind::TmiFlow, &flow_options(mode, d), &reversed, Path::new("u"), &seeds(mode), 1)?);
     let sim = simulate::linear_env::simulate(3, 2, 10, 2000, 0.1, 0)?;
     let wrong: Vec<_> = sim.priors.iter().map(|p| crate::priors::EnvPrior { mean: p.mean.iter().map(|m| m * 0.5 + 1.0).collect(), ..p.clone() }).collect();
     let mut opts = FitOptions::defaults();
@@ -219,7 +225,7 @@ fn e6(mode: Mode, dir: &Path) -> Result<Experiment> {
     let path = dir.join("e6_wrong_priors.json");
     crate::priors::write_anchors(&path, &wrong)?;
     let o = FitOptions { anchors: Some(path), ..opts };
-    let mut row = evaluate_kind("linear, 3 environments, wrong anchors (μ → μ/2 + 1)", "ivae-frozen", ModelKind::IvaeFrozen, &o, &sim.dataset, Path::new("u"), &seeds(mode), 8)?;
+    let mut row = evaluate_kind(c, "linear, 3 environments, wrong anchors (μ → μ/2 + 1)", "ivae-frozen", ModelKind::IvaeFrozen, &o, &sim.dataset, Path::new("u"), &seeds(mode), 8)?;
     row.misspecified = true;
     e.rows.push(row);
     for r in e.rows.iter_mut().filter(|r| r.setting.contains("reversed")) {
@@ -230,9 +236,12 @@ fn e6(mode: Mode, dir: &Path) -> Result<Experiment> {
 }
 
 /// Run the suite and write results.json, results.md and report.html into `out`.
-pub fn run(mode: Mode, out: &Path, only: Option<&[String]>) -> Result<()> {
+/// With `resume`, rows already computed by an earlier run into `out` (the same settings, data
+/// and strongid version) are read back instead of refitted.
+pub fn run(mode: Mode, out: &Path, only: Option<&[String]>, resume: bool) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let all: [(&str, fn(Mode, &Path) -> Result<Experiment>); 6] = [("E1", e1), ("E2", e2), ("E3", e3), ("E4", e4), ("E5", e5), ("E6", e6)];
+    let c = Ctx { mode, dir: out, resume };
+    let all: [(&str, fn(&Ctx) -> Result<Experiment>); 6] = [("E1", e1), ("E2", e2), ("E3", e3), ("E4", e4), ("E5", e5), ("E6", e6)];
     let start = Instant::now();
     let mut done = Vec::new();
     for (id, f) in all {
@@ -241,7 +250,7 @@ pub fn run(mode: Mode, out: &Path, only: Option<&[String]>) -> Result<()> {
         }
         let t = Instant::now();
         eprintln!("{id} …");
-        let mut e = f(mode, out)?;
+        let mut e = f(&c)?;
         e.seconds = t.elapsed().as_secs_f64();
         eprintln!("{id} done in {:.0} s", e.seconds);
         done.push(e);

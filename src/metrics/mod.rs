@@ -6,9 +6,9 @@ pub mod assignment;
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Scores {
     pub n: usize,
     pub dim: usize,
