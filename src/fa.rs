@@ -48,6 +48,19 @@ pub(crate) fn random_rotation(d: usize, rng: &mut impl Rng) -> DMatrix<f64> {
 }
 
 impl FactorAnalysis {
+    /// Check parameters read from a file: shapes that agree (d × k loading, k ≤ d, d means and
+    /// noise variances), finite values, positive noise variances.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let (d, k) = (self.loading.rows, self.loading.cols);
+        if d == 0 || k == 0 || k > d || self.mean.len() != d || self.noise_var.len() != d {
+            return Err(format!("a {d} × {k} loading with {} means and {} noise variances", self.mean.len(), self.noise_var.len()));
+        }
+        if self.loading.data.iter().chain(&self.mean).any(|v| !v.is_finite()) || self.noise_var.iter().any(|v| !(*v > 0.0 && v.is_finite())) {
+            return Err("loadings and means must be finite, noise variances positive and finite".into());
+        }
+        Ok(())
+    }
+
     fn w(&self) -> DMatrix<f64> {
         self.loading.to_nalgebra()
     }

@@ -3,10 +3,29 @@
 use nalgebra::DMatrix;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "Unchecked")]
 pub struct Matrix {
     pub rows: usize,
     pub cols: usize,
     pub data: Vec<f64>,
+}
+
+/// A matrix as read from JSON, before its shape is checked against its data.
+#[derive(serde::Deserialize)]
+struct Unchecked {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+}
+
+impl TryFrom<Unchecked> for Matrix {
+    type Error = String;
+    fn try_from(m: Unchecked) -> Result<Matrix, String> {
+        if m.rows.checked_mul(m.cols) != Some(m.data.len()) {
+            return Err(format!("a {} × {} matrix with {} values", m.rows, m.cols, m.data.len()));
+        }
+        Ok(Matrix { rows: m.rows, cols: m.cols, data: m.data })
+    }
 }
 
 impl Matrix {

@@ -4,7 +4,7 @@ use crate::certificate::Certificate;
 use crate::error::{Error, Result};
 use crate::fa::FactorAnalysis;
 use crate::flows::{Flow, FlowConfig, Standardize};
-use crate::ivae::{Vae, VaeConfig};
+use crate::ivae::{Vae, VaeConfig, Variant};
 use crate::io::Aux;
 use crate::matrix::Matrix;
 use crate::model_file::{self, Header};
@@ -234,20 +234,43 @@ impl Model {
         let kind = ModelKind::parse(&header.kind).ok_or_else(|| bad(format!("unknown model kind '{}'", header.kind)))?;
         let config: FileConfig = serde_json::from_value(header.config).map_err(|e| bad(format!("invalid configuration: {e}")))?;
         let report: TrainReport = serde_json::from_value(header.training).map_err(|e| bad(format!("invalid training summary: {e}")))?;
-        // A template of the architecture says which tensors must be present, with which shapes.
+        // The sizes are checked first (building the template allocates them), then a template of
+        // the architecture says which tensors must be present, with which shapes.
+        let stored: u128 = tensors.values().map(|m| m.data.len() as u128).sum();
         let (fitted, train) = match config {
             FileConfig::Flow { flow, standardize, train } => {
+                flow.check(&standardize, stored).map_err(|m| bad(format!("invalid configuration: {m}")))?;
                 let template = Flow::new(flow.clone(), standardize.clone(), &mut stream(0, 0));
                 let params = take_params(&template.params, &mut tensors).map_err(bad)?;
                 (Fitted::Flow(Flow::from_parts(flow, standardize, params)), train)
             }
             FileConfig::Vae { vae, train } => {
+                vae.check(stored).map_err(|m| bad(format!("invalid configuration: {m}")))?;
                 let template = Vae::new(vae.clone(), &mut stream(0, 0));
                 let params = take_params(&template.params, &mut tensors).map_err(bad)?;
                 (Fitted::Vae(Vae::from_parts(vae, params)), train)
             }
-            FileConfig::Fa { fa, train } => (Fitted::Fa(fa), train),
+            FileConfig::Fa { fa, train } => {
+                fa.check().map_err(|m| bad(format!("invalid configuration: {m}")))?;
+                (Fitted::Fa(fa), train)
+            }
         };
+        let matches = match &fitted {
+            Fitted::Flow(f) => f.config.triangular == (kind == ModelKind::TmiFlow) && matches!(kind, ModelKind::TmiFlow | ModelKind::Flow),
+            Fitted::Vae(v) => {
+                v.config.variant
+                    == match kind {
+                        ModelKind::Vae => Variant::Vae,
+                        ModelKind::Ivae => Variant::Ivae,
+                        ModelKind::IvaeFrozen => Variant::IvaeFrozen,
+                        _ => return Err(bad(format!("kind {} with an iVAE-family configuration", kind.name()))),
+                    }
+            }
+            Fitted::Fa(fa) => fa.triangular == (kind == ModelKind::FaTri) && matches!(kind, ModelKind::Fa | ModelKind::FaTri),
+        };
+        if !matches {
+            return Err(bad(format!("kind {} does not match its configuration", kind.name())));
+        }
         if let Some(extra) = tensors.keys().next() {
             return Err(bad(format!("unexpected tensor {extra}")));
         }

@@ -53,6 +53,10 @@ pub fn validate(path: &Path, anchors: &[EnvPrior]) -> Result<()> {
         if let Some(v) = a.var.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
             return Err(Error::input(path, format!("{at}: variance {v} must be positive and finite")));
         }
+        // A variance so small that 1/σ² or μ/σ² overflows has no natural parameters.
+        if a.natural().iter().any(|v| !v.is_finite()) {
+            return Err(Error::input(path, format!("{at}: a variance this small makes the natural parameters (μ/σ², −1/(2σ²)) overflow")));
+        }
         if !seen.insert(a.env) {
             return Err(Error::input(path, format!("{at}: environment {} appears twice", a.env)));
         }
@@ -120,7 +124,8 @@ pub fn check_anchors(anchors: &[EnvPrior]) -> AnchorCheck {
     };
     let eta0 = eta(&anchors[0]);
     let rows: Vec<Vec<f64>> = anchors[1..].iter().map(|a| eta(a).iter().zip(&eta0).map(|(x, y)| x - y).collect()).collect();
-    let (rank, smallest) = if rows.is_empty() {
+    // Non-finite contrasts (priors not validated by `validate`) have no rank: the check fails.
+    let (rank, smallest) = if rows.is_empty() || rows.iter().flatten().any(|v| !v.is_finite()) {
         (0, 0.0)
     } else {
         let cols = rows[0].len();

@@ -287,3 +287,16 @@ fn options_that_do_not_apply_are_refused() {
     assert!(strongid(&["fit", "tmi-flow", "--data", p(&data), "--epochs", "1", "--out", p(&m), "--quiet"]).status.success());
     expect_input_error(&["sample", "--model", p(&m), "--n", "5", "--env", "1", "--out", p(&dir.join("s.npy"))], &["--env applies to models with environment priors", "tmi-flow"]);
 }
+
+/// Found by the fuzzer: a variance so small that 1/σ² overflows passed validation and made the
+/// anchor check's SVD panic on non-finite contrasts.
+#[test]
+fn a_subnormal_prior_variance_is_refused_by_name() {
+    let dir = scratch("priors_subnormal");
+    let path = dir.join("priors.json");
+    std::fs::write(&path, r#"[{"env":0,"mean":[0.7,-0.2],"var":[1,1]},{"env":1,"mean":[1.7,-1.8],"var":[1e-320,1]},{"env":2,"mean":[-0.4,0.1],"var":[1,1]}]"#).unwrap();
+    let err = strongid::priors::read_anchors(&path).unwrap_err().to_string();
+    assert!(err.contains("entry 2 (env 1)") && err.contains("overflow"), "{err}");
+    let bad = [strongid::priors::EnvPrior { env: 0, mean: vec![1.0], var: vec![1.0] }, strongid::priors::EnvPrior { env: 1, mean: vec![2.0], var: vec![1e-320] }];
+    assert!(!strongid::priors::check_anchors(&bad).strongly_identifiable);
+}

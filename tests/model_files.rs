@@ -266,3 +266,49 @@ fn same_seed_same_model_bytes_and_npy_outputs_are_named_so() {
     expect_input_error(&["logprob", "--model", &model, "--data", p(&data.join("x.npy")), "--out", p(&csv)], &["z.csv", ".npy"]);
     assert!(!csv.exists());
 }
+
+/// What the fuzzer (tests/fuzz.rs) found behind a valid checksum: a header edited to an absurd
+/// size aborted on a multi-terabyte allocation; inconsistent factor-analysis shapes, a kind that
+/// contradicts its configuration, a spline outside the kernels' bins panicked or loaded. Each is
+/// now an error naming the problem (exit 2), never an abort.
+#[test]
+fn edited_configurations_behind_a_valid_checksum_are_refused() {
+    let dir = scratch("model_edited_config");
+    let (model, data) = small_fit(&dir);
+    let (header, tensors) = model_file::load(&model).unwrap();
+    let mut tensors: Vec<(String, strongid::matrix::Matrix)> = tensors.into_iter().collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let edited = dir.join("edited.safetensors");
+    let check = |edit: &dyn Fn(&mut Header), needle: &str| {
+        let mut h = header.clone();
+        edit(&mut h);
+        model_file::save(&edited, &h, &tensors).unwrap();
+        let err = Model::load(&edited).unwrap_err().to_string();
+        assert!(err.contains(needle), "{needle}: {err}");
+        expect_input_error(&["encode", "--model", p(&edited), "--data", p(&data), "--out", p(&dir.join("z.npy"))], &[needle]);
+    };
+    check(&|h| h.config["flow"]["hidden"] = serde_json::json!(1_000_000_000_000u64), "out of range");
+    check(&|h| h.config["flow"]["hidden_layers"] = serde_json::json!(3), "parameters but the file stores");
+    check(&|h| h.config["flow"]["transform"]["bins"] = serde_json::json!(100), "bins");
+    check(&|h| h.config["standardize"]["sd"][0] = serde_json::json!(-1.0), "standardisation");
+    check(&|h| h.kind = "flow".into(), "does not match its configuration");
+    check(&|h| h.kind = "ivae".into(), "kind ivae does not match its configuration");
+    // Factor analysis: everything is in the header.
+    let fa = dir.join("fa.safetensors");
+    assert!(strongid(&["fit", "fa", "--data", p(&data), "--latent-dim", "2", "--out", p(&fa)]).status.success());
+    let (fa_header, _) = model_file::load(&fa).unwrap();
+    for (edit, needle) in [
+        (serde_json::json!({"rows": 3, "cols": 2, "data": [1.0, 2.0]}), "a 3 × 2 matrix with 2 values"),
+        (serde_json::json!({"rows": 3, "cols": 0, "data": []}), "a 3 × 0 loading"),
+    ] {
+        let mut h = fa_header.clone();
+        h.config["fa"]["loading"] = edit;
+        model_file::save(&edited, &h, &[]).unwrap();
+        let err = Model::load(&edited).unwrap_err().to_string();
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    let mut h = fa_header.clone();
+    h.config["fa"]["noise_var"][1] = serde_json::json!(-1.0);
+    model_file::save(&edited, &h, &[]).unwrap();
+    assert!(Model::load(&edited).unwrap_err().to_string().contains("noise variances positive"));
+}

@@ -28,6 +28,31 @@ pub struct FlowConfig {
     pub triangular: bool,
 }
 
+impl FlowConfig {
+    /// Check a configuration read from a file before building it: sizes in range and a
+    /// parameter count equal to the `stored` values (else an edited size could ask for any
+    /// amount of memory).
+    pub fn check(&self, standardize: &Standardize, stored: u128) -> std::result::Result<(), String> {
+        if let crate::transforms::TransformKind::Spline { bins, tail_bound } = self.transform {
+            if !(2..=63).contains(&bins) || !(tail_bound > 0.0 && tail_bound.is_finite()) {
+                return Err(format!("spline with {bins} bins on [−{tail_bound}, {tail_bound}] (2–63 bins, a finite positive bound)"));
+            }
+        }
+        let sizes = [self.dim, self.layers, self.hidden, self.hidden_layers];
+        if sizes.iter().any(|&s| s == 0 || s as u128 > stored) {
+            return Err(format!("sizes (dim, layers, hidden, hidden layers) {sizes:?} out of range for {stored} stored values"));
+        }
+        let n = self.layers as u128 * crate::nn::Mlp::count(self.dim, self.hidden, self.hidden_layers, self.dim * self.transform.n_params());
+        if n != stored {
+            return Err(format!("the architecture has {n} parameters but the file stores {stored}"));
+        }
+        if standardize.mean.len() != self.dim || standardize.sd.len() != self.dim || standardize.sd.iter().any(|s| !(*s > 0.0 && s.is_finite())) || standardize.mean.iter().any(|m| !m.is_finite()) {
+            return Err(format!("standardisation constants are not {} finite means and positive sds", self.dim));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Flow {
     pub config: FlowConfig,

@@ -88,6 +88,41 @@ pub struct VaeConfig {
 pub const MIN_DECODER_VAR: f64 = 1e-6;
 
 impl VaeConfig {
+    /// Check a configuration read from a file before building it: sizes in range, a parameter
+    /// count equal to the `stored` values, anchors and standardisation consistent with it.
+    pub fn check(&self, stored: u128) -> std::result::Result<(), String> {
+        let sizes = [self.obs_dim, self.latent_dim, self.hidden, self.hidden_layers, self.envs.len(), self.aux_dim];
+        if sizes[..3].contains(&0) || sizes.iter().any(|&s| s as u128 > stored) || self.latent_dim > self.obs_dim {
+            return Err(format!("sizes (observed, latent, hidden, hidden layers, environments, u columns) {sizes:?} out of range for {stored} stored values"));
+        }
+        if !self.envs.windows(2).all(|w| w[0] < w[1]) {
+            return Err("environments are not sorted and distinct".into());
+        }
+        let (d, x) = (self.latent_dim, self.obs_dim);
+        let mlp = |i, o| crate::nn::Mlp::count(i, self.hidden, self.hidden_layers, o);
+        let prior = if self.has_prior_table() { 2 * (self.n_envs() * d) as u128 } else if self.has_prior_net() { mlp(self.aux_dim, 2 * d) } else { 0 };
+        let logvar = if self.learn_decoder_var { x as u128 } else { 0 };
+        let n = mlp(x + self.u_width(), self.encoder_width()) + mlp(d, x) + prior + logvar;
+        if n != stored {
+            return Err(format!("the architecture has {n} parameters but the file stores {stored}"));
+        }
+        for a in &self.anchors {
+            let ok = self.envs.binary_search(&a.env).is_ok() && a.mean.len() == d && a.var.len() == d;
+            if !ok || a.mean.iter().any(|m| !m.is_finite()) || a.var.iter().any(|v| !(*v > 0.0 && v.is_finite())) {
+                return Err(format!("anchor of environment {} does not match the model (its environments, dimension {d}, finite means, positive variances)", a.env));
+            }
+        }
+        if let Some(s) = &self.standardize {
+            if s.mean.len() != x || s.sd.len() != x || s.sd.iter().any(|v| !(*v > 0.0 && v.is_finite())) || s.mean.iter().any(|m| !m.is_finite()) {
+                return Err(format!("standardisation constants are not {x} finite means and positive sds"));
+            }
+        }
+        if !(self.decoder_var > 0.0 && self.decoder_var.is_finite()) {
+            return Err(format!("decoder variance {} is not positive and finite", self.decoder_var));
+        }
+        Ok(())
+    }
+
     fn n_envs(&self) -> usize {
         self.envs.len()
     }

@@ -47,6 +47,13 @@ pub struct Mlp {
 }
 
 impl Mlp {
+    /// Parameters (weights and biases) of a dense MLP input → `layers` × hidden → output,
+    /// computed without building it (u128: sizes read from a file may be absurd).
+    pub fn count(input: usize, hidden: usize, layers: usize, output: usize) -> u128 {
+        let (i, h, l, o) = (input as u128, hidden as u128, layers as u128, output as u128);
+        if l == 0 { (i + 1) * o } else { (i + 1) * h + (l - 1) * (h + 1) * h + (h + 1) * o }
+    }
+
     pub fn dense(sizes: Vec<usize>, activation: Activation) -> Mlp {
         Mlp { sizes, activation, masks: Vec::new(), mask_tensors: Vec::new(), masks_f32: Vec::new(), zero_last: false }
     }

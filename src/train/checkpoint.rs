@@ -105,6 +105,11 @@ impl AdamState {
     pub fn of(a: &Adam) -> AdamState {
         AdamState { lr: a.lr.to_bits(), clip_norm: a.clip_norm.map(f64::to_bits), step: a.step, m: bits32(&a.m), v: bits32(&a.v) }
     }
+    /// Moments absent (no step yet) or shaped like `shapes`.
+    pub fn moments_fit(&self, shapes: &[[usize; 2]]) -> bool {
+        let fits = |m: &[Vec<u32>]| m.len() == shapes.len() && m.iter().zip(shapes).all(|(v, s)| v.len() == s[0] * s[1]);
+        (self.m.is_empty() && self.v.is_empty()) || (fits(&self.m) && fits(&self.v))
+    }
     pub fn adam(&self) -> Adam {
         let mut a = Adam::new(f64::from_bits(self.lr), self.clip_norm.map(f64::from_bits));
         a.step = self.step;
@@ -129,6 +134,18 @@ pub struct ReportState {
     n_train: usize,
     n_val: usize,
     recoveries: Vec<super::Recovery>,
+}
+
+impl ReportState {
+    /// A summary of the epochs before `epoch` (one loss of each kind per epoch run) of a fit with
+    /// these training and validation sizes.
+    pub fn fits_position(&self, epoch: usize, n_train: usize, n_val: usize) -> bool {
+        self.epochs_run + 1 == epoch
+            && self.best_epoch <= self.epochs_run
+            && self.train_loss.len() == self.epochs_run
+            && self.val_loss.len() == self.epochs_run
+            && (self.n_train, self.n_val) == (n_train, n_val)
+    }
 }
 
 impl From<&super::TrainReport> for ReportState {

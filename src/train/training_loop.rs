@@ -35,7 +35,7 @@ pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig
             let params = checked(&checkpoint::from_bits32(&params), &shapes, ckpt)?;
             return Ok((HostParams { shapes, values: params }.tensors(), TrainReport::from(&report)));
         }
-        Some(Run::Running(state)) => Loop::restore(obj, *state, &shapes, ckpt)?,
+        Some(Run::Running(state)) => Loop::restore(obj, *state, &shapes, cfg, &train_rows, val_rows.len(), ckpt)?,
         None => Loop::fresh(obj, &params, cfg, train_rows, &val_rows, start_kind),
     };
     let _active = ckpt.map(|c| c.handle.activate());
@@ -105,9 +105,30 @@ impl<'a, O: Objective> Loop<'a, O> {
         Loop { epoch: 1, batch: 0, epoch_loss: 0.0, rows, shuffle, best: trainer.params.values.clone(), trainer, good, report }
     }
 
-    fn restore(obj: &'a O, st: LoopState, shapes: &[[usize; 2]], ckpt: Option<&CheckpointRef>) -> Result<Self> {
+    /// The loop as a checkpoint left it, after checking that the state fits this fit (a state
+    /// that passed the checksum but was edited must not index out of the data or loop forever).
+    fn restore(obj: &'a O, st: LoopState, shapes: &[[usize; 2]], cfg: &TrainConfig, train_rows: &[usize], n_val: usize, ckpt: Option<&CheckpointRef>) -> Result<Self> {
         let path = ckpt.map_or_else(Default::default, |c| c.handle.path().to_path_buf());
         let rng = |r: &RngState| r.rng().ok_or_else(|| Error::input(&path, "corrupted random-stream state"));
+        let mut order = st.rows.clone();
+        order.sort_unstable();
+        let mut expected = train_rows.to_vec();
+        expected.sort_unstable();
+        let moments_fit = |a: &AdamState| a.moments_fit(shapes);
+        let problem = if order != expected {
+            Some("its minibatch order is not a permutation of the training rows")
+        } else if !(1..=cfg.epochs).contains(&st.epoch) || st.batch.saturating_mul(cfg.batch) > st.rows.len() + cfg.batch {
+            Some("its epoch or minibatch position is out of range")
+        } else if !st.report.fits_position(st.epoch, train_rows.len(), n_val) {
+            Some("its training summary does not match its position")
+        } else if !moments_fit(&st.adam) || !moments_fit(&st.good_adam) {
+            Some("its optimiser state does not have the parameters' shapes")
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            return Err(Error::input(&path, format!("inconsistent training state ({p}): the checkpoint was altered or belongs to another fit")));
+        }
         let values = checked(&checkpoint::from_bits32(&st.params), shapes, ckpt)?;
         let cfg = TrainConfig::default();
         let mut trainer = Trainer::new(obj, &[], &cfg);
