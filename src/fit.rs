@@ -81,7 +81,7 @@ pub struct FitOptions {
     #[arg(long, value_enum, default_value = "elbo", help_heading = "iVAE family / factor analysis")]
     pub objective: ObjectiveArg,
     /// a,b,c,d of the weighted objective (the official configs/ivae.yaml: 100,1,0,10).
-    #[arg(long, value_delimiter = ',', num_args = 4, default_values_t = [100.0, 1.0, 0.0, 10.0], help_heading = "iVAE family / factor analysis")]
+    #[arg(long, value_delimiter = ',', default_values_t = [100.0, 1.0, 0.0, 10.0], help_heading = "iVAE family / factor analysis")]
     pub objective_weights: Vec<f64>,
     // --- networks and training
     #[arg(long, default_value_t = 64)]
@@ -204,6 +204,9 @@ impl FitOptions {
         let (h, l) = (self.hidden as u128, self.hidden_layers as u128 + 1);
         crate::error::check_values(&format!("--hidden {} (a network's {}² weights per layer × {} layers)", self.hidden, self.hidden, l), h * h * l)?;
         crate::error::check_values(&format!("--batch {} × --hidden {}", self.batch, self.hidden), self.batch as u128 * h)?;
+        if self.objective_weights.len() != 4 {
+            return Err(crate::error::Error::usage(format!("--objective-weights takes four numbers a,b,c,d, got {}", self.objective_weights.len())));
+        }
         if let Some(w) = self.objective_weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
             return Err(crate::error::Error::usage(format!("--objective-weights must be finite and ≥ 0, got {w}")));
         }

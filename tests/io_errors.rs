@@ -142,7 +142,7 @@ fn non_finite_float_options_are_refused() {
     assert!(!dir.join("lin").join("x.npy").exists() && !dir.join("iv").join("x.npy").exists());
     assert!(strongid(&["simulate", "tmi", "--dim", "2", "--n", "200", "--out", p(&data)]).status.success());
     let model = dir.join("m.safetensors");
-    for (opt, name) in [("--lr=inf", "--lr"), ("--lr=nan", "--lr"), ("--tail-bound=inf", "--tail-bound"), ("--decoder-var=inf", "--decoder-var"), ("--objective-weights=100,1,nan,10", "--objective-weights")] {
+    for (opt, name) in [("--lr=inf", "--lr"), ("--lr=nan", "--lr"), ("--tail-bound=inf", "--tail-bound"), ("--decoder-var=inf", "--decoder-var"), ("--objective-weights=100,1,nan,10", "--objective-weights must be finite")] {
         expect_input_error(&["fit", "tmi-flow", "--data", p(&data), opt, "--epochs", "1", "--out", p(&model), "--quiet"], &[name]);
         assert!(!model.exists());
     }

@@ -204,9 +204,11 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
     };
     // Unstandardised data on an extreme scale is the likely cause of a divergence: say so then.
     let scale_hint = (!opts.standardize).then(|| {
-        let sd = crate::standardize::Standardize::fit(x).sd;
-        let (lo, hi) = sd.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-        format!("; x is not standardised (--no-standardize) and its coordinates' sd range over {lo:.3e}–{hi:.3e}: drop --no-standardize")
+        // Largest magnitude rather than sd: the sd of data near 1e200 overflows itself.
+        let (lo, hi) = (0..x.cols)
+            .map(|j| x.col(j).iter().fold(0.0f64, |m, v| m.max(v.abs())))
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), m| (lo.min(m), hi.max(m)));
+        format!("; x is not standardised (--no-standardize) and its coordinates reach magnitudes {lo:.3e}–{hi:.3e}: drop --no-standardize")
     });
     let with_hint = |e: Error| match (e, &scale_hint) {
         (Error::Diverged { epoch, msg }, Some(h)) => Error::Diverged { epoch, msg: format!("{msg}{h}") },
@@ -232,7 +234,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
     // The warm start's linear code needs environments (their moments); a real-valued u starts
     // from the random initialisation.
     if let (true, Some(u)) = (opts.warm_start_epochs > 0 && opts.variant != Variant::Vae, u) {
-        warm_start(&mut vae, x, u, opts.warm_start_epochs, train_cfg)?;
+        warm_start(&mut vae, x, u, opts.warm_start_epochs, train_cfg).map_err(with_hint)?;
         first_start = train::Start::Continuation;
     }
     let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo::new(vae, x, &onehot), vae.params.values.clone(), cfg, show_progress, start).map_err(with_hint);
