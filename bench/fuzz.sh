@@ -2,7 +2,7 @@
 # Mutation fuzzing of every reader (tests/fuzz.rs) at scale: CASES per reader (default 10^6),
 # all six readers side by side (one per test thread). Prints cases, panics and time per reader and
 # writes them to bench/fuzz_results.txt. A panicking case's input is kept beside the reader's
-# scratch file under target/tmp/fuzz/<reader>/case.crash-N; an abort fails the whole run.
+# scratch file under target/tmp/fuzz-PID/<reader>/ as case.crash-N; an abort fails the whole run.
 #   bench/fuzz.sh [CASES]
 set -euo pipefail
 cd "$(dirname "$0")/.."

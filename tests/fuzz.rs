@@ -24,8 +24,14 @@ fn cases() -> usize {
     std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
 }
 
+/// The reader's scratch directory: per process, as a long bench/fuzz.sh run and a cargo test may
+/// run side by side; removed when the reader passes.
+fn scratch_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fuzz-{}", std::process::id())).join(name)
+}
+
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz").join(name);
+    let d = scratch_dir(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -189,7 +195,9 @@ fn fuzz(name: &str, seed: u64, input: &Path, mut case: impl FnMut(&mut ChaCha8Rn
     }
     let messages = PANICS.lock().unwrap().clone();
     eprintln!("fuzz {name}: {n} cases, {} panics, {:.1} s", failures.len(), start.elapsed().as_secs_f64());
-    assert!(failures.is_empty(), "fuzz {name}: panics in cases {failures:?}: {messages:?}");
+    assert!(failures.is_empty(), "fuzz {name}: panics in cases {failures:?} (inputs kept beside {}): {messages:?}", input.display());
+    let _ = std::fs::remove_dir_all(scratch_dir(name));
+    let _ = std::fs::remove_dir(scratch_dir(name).parent().expect("per-process root")); // the last reader out
 }
 
 fn put(path: &Path, bytes: &[u8]) {
