@@ -56,13 +56,71 @@ impl Dataset {
         self.save_with(dir, force, &[])
     }
 
-    /// `save`, plus `extras` (file name, bytes) written with the data. meta.json is written last
-    /// and records a content hash of every file, so a directory whose files come from different
-    /// runs (an overwrite interrupted between files) is detected by `load`.
+    /// `save`, plus `extras` (file name, bytes) written with the data, as a whole: the files go
+    /// to a hidden staging directory beside `dir`, which then takes its place in one step (a new
+    /// name that must not exist, or an exchange with the dataset it replaces), so an interruption
+    /// leaves the old dataset or the new one, never a mix. Other regular files in a replaced
+    /// directory are kept (hard-linked into the new one); a directory holding subdirectories
+    /// besides a dataset is refused rather than moved. `.` or a directory holding no dataset but
+    /// subdirectories are filled in place (meta.json's content hashes still detect a mix).
     pub fn save_with(&self, dir: &Path, force: bool, extras: &[(&str, &[u8])]) -> Result<()> {
         if dir.join("x.npy").exists() && !force {
             return Err(Error::input(dir, "already holds a dataset (x.npy); choose another --out or pass --force"));
         }
+        let existing = dir.exists();
+        if existing && !dir.is_dir() {
+            return Err(Error::input(dir, "exists and is not a directory"));
+        }
+        let subdirs: Vec<String> = if existing { entries(dir)?.into_iter().filter(|(_, is_dir)| *is_dir).map(|(n, _)| n).collect() } else { Vec::new() };
+        if !subdirs.is_empty() && dir.join("x.npy").exists() {
+            return Err(Error::input(dir, format!(
+                "holds directories besides the dataset ({}): a dataset is replaced as a whole, and strongid does not move or delete what it did not write; move them out or choose another --out",
+                subdirs.join(", ")
+            )));
+        }
+        if dir.file_name().is_none() || !subdirs.is_empty() {
+            return self.write_files(dir, extras);
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let staging = super::hidden_sibling(dir, "staging")?;
+        let _live = super::temps::Live::register(&staging);
+        let result = (|| {
+            std::fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
+            self.write_files(&staging, extras)?;
+            if !existing {
+                return super::swap::rename_noreplace(&staging, dir).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => Error::input(dir, "appeared while this command ran (another process wrote it) and was not replaced; choose another --out or pass --force"),
+                    _ => Error::io(dir, e),
+                });
+            }
+            // The user's own files stay: linked into the new directory before the swap.
+            for (name, _) in entries(dir)? {
+                let ours = CONTENT_FILES.contains(&name.as_str()) || name == "meta.json" || super::temps::is_temporary(&name);
+                if !ours {
+                    std::fs::hard_link(dir.join(&name), staging.join(&name)).map_err(|e| Error::io(&dir.join(&name), e))?;
+                }
+            }
+            if !super::swap::exchange(&staging, dir).map_err(|e| Error::io(dir, e))? {
+                // No atomic exchange here: two renames, the old one kept until the new is in place.
+                let old = super::hidden_sibling(dir, "old")?;
+                std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+                std::fs::rename(&staging, dir).map_err(|e| Error::io(dir, e))?;
+                std::fs::rename(&old, &staging).map_err(|e| Error::io(&old, e))?;
+            }
+            // `staging` now holds the replaced dataset.
+            std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    /// Write the files into `dir` (created if missing): the arrays, `extras`, no stale file of a
+    /// dataset this one replaces, and meta.json last with every file's content hash.
+    fn write_files(&self, dir: &Path, extras: &[(&str, &[u8])]) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         write_npy(&dir.join("x.npy"), &self.x)?;
         if let Some(z) = &self.z {
@@ -106,6 +164,17 @@ impl Dataset {
         }
         Ok(())
     }
+}
+
+/// (name, is a directory) of every entry of `dir`.
+fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let is_dir = e.file_type().map_err(|err| Error::io(&e.path(), err))?.is_dir();
+        out.push((e.file_name().to_string_lossy().into_owned(), is_dir));
+    }
+    Ok(out)
 }
 
 /// The files of a dataset directory whose content meta.json records.

@@ -6,6 +6,7 @@ mod csv_file;
 mod dataset;
 mod npy;
 mod stream;
+mod swap;
 pub mod temps;
 
 pub use aux::{Aux, AuxKind, read_aux};

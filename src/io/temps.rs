@@ -26,11 +26,21 @@ impl Drop for Live {
     }
 }
 
-/// Delete every temporary file being written (called from the signal handler's thread).
+/// Delete every temporary file (or staging directory) being written (called from the signal
+/// handler's thread).
 pub fn remove_live() {
     for p in LIVE.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-        let _ = std::fs::remove_file(p);
+        remove(&p);
     }
+}
+
+fn remove(p: &Path) {
+    let _ = if p.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
+}
+
+/// A name of our hidden temporaries (`.NAME.PID.tmp|staging|old`).
+pub fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && [".tmp", ".staging", ".old"].iter().any(|k| name.ends_with(k))
 }
 
 /// Whether process `pid` exists (Linux: /proc; elsewhere assume it does, so nothing is removed).
@@ -38,7 +48,8 @@ fn alive(pid: u32) -> bool {
     !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Remove `.NAME.PID.tmp` / `.NAME.PID.staging` files in `dir` whose process is gone.
+/// Remove `.NAME.PID.tmp` / `.NAME.PID.staging` files (or staging directories) in `dir` whose
+/// process is gone, and `.NAME.PID.old` (a dataset directory being replaced) once NAME exists.
 pub fn remove_stale(dir: &Path, name: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let prefix = format!(".{name}.");
@@ -46,10 +57,12 @@ pub fn remove_stale(dir: &Path, name: &str) {
         let file = entry.file_name();
         let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
         let Some((pid, kind)) = rest.split_once('.') else { continue };
-        if let (Ok(pid), "tmp" | "staging") = (pid.parse::<u32>(), kind) {
-            if pid != std::process::id() && !alive(pid) {
-                let _ = std::fs::remove_file(entry.path());
-            }
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let stale = pid != std::process::id() && !alive(pid);
+        match kind {
+            "tmp" | "staging" if stale => remove(&entry.path()),
+            "old" if stale && dir.join(name).exists() => remove(&entry.path()),
+            _ => {}
         }
     }
 }
