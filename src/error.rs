@@ -24,6 +24,9 @@ pub enum Error {
     /// Stopped by a signal after saving a checkpoint to resume from.
     #[error("interrupted; the fit so far is saved in {checkpoint}: run the same command with --resume {checkpoint} to continue")]
     Interrupted { checkpoint: PathBuf },
+    /// Cancelled by the caller (`train::CANCEL`, e.g. Ctrl-C in Python): nothing is returned.
+    #[error("cancelled")]
+    Cancelled,
     /// The reader of standard output went away (`strongid … | head`): stop quietly.
     #[error("standard output was closed")]
     ClosedStdout,
@@ -81,7 +84,7 @@ impl Error {
             Error::Diverged { .. } => 1,
             Error::Io { path, .. } if path.as_os_str() == "standard output" => 1,
             Error::ClosedStdout => 141,
-            Error::Interrupted { .. } => 130,
+            Error::Interrupted { .. } | Error::Cancelled => 130,
             _ => 2,
         }
     }

@@ -58,6 +58,13 @@ impl FactorAnalysis {
         if self.loading.data.iter().chain(&self.mean).any(|v| !v.is_finite()) || self.noise_var.iter().any(|v| !(*v > 0.0 && v.is_finite())) {
             return Err("loadings and means must be finite, noise variances positive and finite".into());
         }
+        // Positive definite in exact arithmetic; extreme values (e.g. a loading of 1e300, a noise
+        // variance of 1e-320) overflow in floating point, and encode / log_prob would fail.
+        let wt_psi = DMatrix::from_fn(k, d, |i, j| self.loading.get(j, i) / self.noise_var[j]);
+        let posterior = DMatrix::identity(k, k) + &wt_psi * self.w();
+        if posterior.iter().chain(self.covariance().iter()).any(|v| !v.is_finite()) || posterior.cholesky().is_none() || self.covariance().cholesky().is_none() {
+            return Err("loadings and noise variances so extreme that the covariance W Wᵀ + Ψ or I + Wᵀ Ψ⁻¹ W is not numerically positive definite".into());
+        }
         Ok(())
     }
 

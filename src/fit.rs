@@ -249,11 +249,19 @@ pub fn labels(ds: &Dataset, data: &Path, aux: Option<&Path>, kind: AuxKind) -> R
 impl FitOptions {
     /// The command line's defaults, for library callers (the experiment suite).
     pub fn defaults() -> FitOptions {
+        Self::from_args(&[]).expect("the defaults parse")
+    }
+
+    /// Options from command-line arguments (e.g. `["--lr", "0.01"]`), with the CLI's defaults,
+    /// parsing and messages: what the Python binding builds its estimators' options with.
+    pub fn from_args(args: &[String]) -> std::result::Result<FitOptions, String> {
         #[derive(clap::Parser)]
+        #[command(name = "options")]
         struct Wrapper {
             #[command(flatten)]
             opts: FitOptions,
         }
-        <Wrapper as clap::Parser>::parse_from(["strongid"]).opts
+        let argv = std::iter::once("strongid".to_string()).chain(args.iter().cloned());
+        <Wrapper as clap::Parser>::try_parse_from(argv).map(|w| w.opts).map_err(|e| e.render().to_string())
     }
 }

@@ -65,6 +65,12 @@ fn checksum<'a>(prefix: &[u8], tensors: impl Iterator<Item = (&'a str, &'a [usiz
 
 /// Save parameters (stored as f32, the training precision) with the header.
 pub fn save(path: &Path, header: &Header, params: &[(String, Matrix)]) -> Result<()> {
+    let bytes = to_bytes(header, params).map_err(|msg| Error::model(path, msg))?;
+    crate::io::atomic_write(path, |w| w.write_all(&bytes))
+}
+
+/// The bytes `save` writes (what Python pickles).
+pub fn to_bytes(header: &Header, params: &[(String, Matrix)]) -> std::result::Result<Vec<u8>, String> {
     let mut sorted: Vec<(String, Vec<usize>, Vec<u8>)> = params
         .iter()
         .map(|(name, m)| (name.clone(), vec![m.rows, m.cols], m.data.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect()))
@@ -79,15 +85,19 @@ pub fn save(path: &Path, header: &Header, params: &[(String, Matrix)]) -> Result
         .collect();
     let stored = Header { checksum: sum, ..blank };
     let meta = HashMap::from([("strongid".to_string(), serde_json::to_string(&stored).expect("header serializes"))]);
-    let bytes = safetensors::serialize(views, &Some(meta)).map_err(|e| Error::model(path, format!("cannot serialize: {e}")))?;
-    crate::io::atomic_write(path, |w| w.write_all(&bytes))
+    safetensors::serialize(views, &Some(meta)).map_err(|e| format!("cannot serialize: {e}"))
 }
 
 /// Load and verify a model file: format, version, checksum. Returns the header and tensors.
 pub fn load(path: &Path) -> Result<(Header, HashMap<String, Matrix>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    from_bytes(&bytes, path)
+}
+
+/// `load` from bytes; `path` names them in errors.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<(Header, HashMap<String, Matrix>)> {
     let bad = |msg: String| Error::model(path, msg);
-    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a strongid model file (unreadable safetensors header: {e:?})")))?;
     let meta = metadata.metadata().clone().unwrap_or_default();
     let header_json = meta.get("strongid").ok_or_else(|| bad("not a strongid model file (no strongid header)".into()))?;
@@ -104,7 +114,7 @@ pub fn load(path: &Path) -> Result<(Header, HashMap<String, Matrix>)> {
         )));
     }
     let header: Header = serde_json::from_value(probe).map_err(|e| bad(format!("corrupted header: {e}")))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("corrupted or truncated tensor data: {e:?}")))?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupted or truncated tensor data: {e:?}")))?;
     let mut tensors = st.tensors();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     // The header as stored, its checksum field emptied (it is serialised last, so the last

@@ -53,7 +53,7 @@ impl ModelKind {
             ModelKind::FaTri => "fa-tri",
         }
     }
-    fn parse(name: &str) -> Option<ModelKind> {
+    pub fn parse(name: &str) -> Option<ModelKind> {
         ModelKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
@@ -213,6 +213,22 @@ impl Model {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
+        let (header, tensors) = self.file_parts();
+        model_file::save(path, &header, &tensors)
+    }
+
+    /// The model file's bytes (as `save` writes them).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let (header, tensors) = self.file_parts();
+        model_file::to_bytes(&header, &tensors).map_err(|msg| Error::model(Path::new("(in memory)"), msg))
+    }
+
+    /// A model from a model file's bytes; `name` identifies them in errors.
+    pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<Model> {
+        Self::from_file_parts(model_file::from_bytes(bytes, name)?, name)
+    }
+
+    fn file_parts(&self) -> (Header, Vec<(String, Matrix)>) {
         let train = self.train.clone();
         let config = match &self.fitted {
             Fitted::Flow(f) => FileConfig::Flow { flow: f.config.clone(), standardize: f.standardize.clone(), train },
@@ -225,11 +241,14 @@ impl Model {
             serde_json::to_value(&self.report).expect("report serializes"),
         );
         header.certificate = self.certificate.as_ref().map(|c| serde_json::to_value(c).expect("certificate serializes"));
-        model_file::save(path, &header, &self.tensors())
+        (header, self.tensors())
     }
 
     pub fn load(path: &Path) -> Result<Model> {
-        let (header, mut tensors) = model_file::load(path)?;
+        Self::from_file_parts(model_file::load(path)?, path)
+    }
+
+    fn from_file_parts((header, mut tensors): (Header, HashMap<String, Matrix>), path: &Path) -> Result<Model> {
         let bad = |msg: String| Error::model(path, msg);
         let kind = ModelKind::parse(&header.kind).ok_or_else(|| bad(format!("unknown model kind '{}'", header.kind)))?;
         let config: FileConfig = serde_json::from_value(header.config).map_err(|e| bad(format!("invalid configuration: {e}")))?;

@@ -307,6 +307,12 @@ fn edited_configurations_behind_a_valid_checksum_are_refused() {
         let err = Model::load(&edited).unwrap_err().to_string();
         assert!(err.contains(needle), "{needle}: {err}");
     }
+    // Found by the 10⁶-case run: finite but extreme values that overflow the covariance made
+    // encode and log_prob panic in a Cholesky factorisation.
+    let mut h = fa_header.clone();
+    h.config["fa"]["loading"]["data"][0] = serde_json::json!(1e300);
+    model_file::save(&edited, &h, &[]).unwrap();
+    assert!(Model::load(&edited).unwrap_err().to_string().contains("not numerically positive definite"));
     let mut h = fa_header.clone();
     h.config["fa"]["noise_var"][1] = serde_json::json!(-1.0);
     model_file::save(&edited, &h, &[]).unwrap();

@@ -32,6 +32,10 @@ impl Objective for FlowNll<'_> {
     fn n_rows(&self) -> usize {
         self.x.rows
     }
+    /// The zero-initialised last layers make every step the identity.
+    fn start_is_a_model(&self) -> bool {
+        true
+    }
 }
 
 /// Fit a flow to the rows of `x` (n × dim). Standardisation is fitted on the training rows.

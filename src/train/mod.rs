@@ -90,6 +90,12 @@ pub trait Objective {
         tensor::scalar(self.loss(&params.tensors(), rows, rng))
     }
     fn n_rows(&self) -> usize;
+    /// Whether the untrained parameters are themselves a sensible model (a flow starts as the
+    /// identity: the standardised Gaussian). Then a fit that learns its training data but never
+    /// beats that start on the validation rows (small data) keeps the start instead of failing.
+    fn start_is_a_model(&self) -> bool {
+        false
+    }
 }
 
 /// Mean loss and gradient of n rows computed as two halves, in parallel when rayon has two
@@ -174,6 +180,10 @@ impl std::fmt::Display for NonFinite {
         }
     }
 }
+
+/// Set by an embedding caller (the Python binding, on KeyboardInterrupt) to stop every training
+/// loop at its next step with `Error::Cancelled`; the caller clears it afterwards.
+pub static CANCEL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Independent, reproducible random streams derived from one seed.
 pub fn stream(seed: u64, id: u64) -> ChaCha8Rng {

@@ -159,3 +159,38 @@ fn a_checkpoint_from_another_fit_or_corrupted_is_refused() {
     assert!(err.contains("checksum mismatch"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Least squares whose start (p = 0) is the best predictor of the validation rows: the targets of
+/// the training rows carry a signal the validation rows do not.
+struct Overfit(Toy, bool);
+
+impl Objective for Overfit {
+    fn loss(&self, p: &[Tensor<2>], r: &[usize], g: &mut ChaCha8Rng) -> Tensor<1> {
+        self.0.loss(p, r, g)
+    }
+    fn loss_and_grad(&self, p: &HostParams, r: &[usize], g: &mut ChaCha8Rng) -> (f64, Vec<Vec<f32>>) {
+        self.0.loss_and_grad(p, r, g)
+    }
+    fn loss_value(&self, p: &HostParams, r: &[usize], g: &mut ChaCha8Rng) -> f64 {
+        // Validation: the loss of predicting 0 is the smallest there.
+        let w = &p.values[0];
+        let _ = (r, g);
+        w.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>()
+    }
+    fn n_rows(&self) -> usize {
+        300
+    }
+    fn start_is_a_model(&self) -> bool {
+        self.1
+    }
+}
+
+#[test]
+fn a_start_that_is_a_model_is_kept_when_training_never_beats_it_on_validation() {
+    let (p, report) = fit(&Overfit(Toy::new(4.0, 0), true), start(), &cfg(0.05), false).unwrap();
+    assert_eq!(report.best_epoch, 0);
+    assert_eq!(values(&p), vec![vec![0.0; 3]]);
+    // The same objective whose start is not a model fails as before.
+    let err = fit(&Overfit(Toy::new(4.0, 0), false), start(), &cfg(0.05), false).unwrap_err().to_string();
+    assert!(err.contains("never improved"), "{err}");
+}

@@ -45,7 +45,15 @@ pub fn fit_from<O: Objective>(obj: &O, params: Vec<Tensor<2>>, cfg: &TrainConfig
     bar.finish_and_clear();
     result?;
     let mut report = s.report;
-    if start_kind == Start::Fresh && !(report.best_val_loss < report.initial_val_loss) {
+    let never_improved = start_kind == Start::Fresh && !(report.best_val_loss < report.initial_val_loss);
+    // Learned the training rows (loss down) but never beat the start on validation: with a start
+    // that is a model (a flow's identity), the start is the best fit of these few rows.
+    let learned = report.train_loss.last().zip(report.train_loss.first()).is_some_and(|(last, first)| last < first);
+    if never_improved && obj.start_is_a_model() && learned && report.initial_val_loss.is_finite() {
+        s.best = HostParams::from_tensors(&params).values;
+        report.best_val_loss = report.initial_val_loss;
+        report.best_epoch = 0;
+    } else if never_improved {
         return Err(Error::Diverged {
             epoch: report.epochs_run,
             msg: format!(
@@ -168,8 +176,11 @@ impl<'a, O: Objective> Loop<'a, O> {
         }))
     }
 
-    /// Save when due; on a signal, save and stop.
+    /// Save when due; on a signal, save and stop; when cancelled, stop.
     fn checkpoint(&self, ckpt: Option<&CheckpointRef>) -> Result<()> {
+        if super::CANCEL.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
         let Some(c) = ckpt else { return Ok(()) };
         if c.handle.interrupted() {
             c.handle.save(&c.key, self.state())?;
