@@ -300,3 +300,21 @@ fn a_subnormal_prior_variance_is_refused_by_name() {
     let bad = [strongid::priors::EnvPrior { env: 0, mean: vec![1.0], var: vec![1.0] }, strongid::priors::EnvPrior { env: 1, mean: vec![2.0], var: vec![1e-320] }];
     assert!(!strongid::priors::check_anchors(&bad).strongly_identifiable);
 }
+
+/// Found by the 10⁶-case fuzz run: a `.npy` header of 0 rows and 2³² columns holds no values, so
+/// it fits any file, but the streaming reader sized its chunk buffer by the columns and aborted
+/// on a 240 GB allocation (2⁶⁴ − 1 columns: a capacity-overflow panic).
+#[test]
+fn an_empty_npy_with_absurd_columns_is_refused_before_any_allocation() {
+    let dir = scratch("npy_zero_rows");
+    let x = dir.join("x.csv");
+    std::fs::write(&x, (0..50).map(|i| format!("{}.0,{}.5\n", i, i % 7)).collect::<String>()).unwrap();
+    let model = dir.join("m.safetensors");
+    assert!(strongid(&["fit", "fa", "--data", p(&x), "--latent-dim", "1", "--out", p(&model), "--quiet"]).status.success());
+    for cols in ["4294967296", "18446744073709551615"] {
+        let f = dir.join(format!("empty-{cols}.npy"));
+        write_raw_npy(&f, &format!("{{'descr': '<f8', 'fortran_order': False, 'shape': (0, {cols}), }}"), &[]);
+        expect_input_error(&["encode", "--model", p(&model), "--data", p(&f), "--out", p(&dir.join("z.npy"))], &[p(&f), "empty matrix"]);
+        expect_input_error(&["logprob", "--model", p(&model), "--data", p(&f), "--out", p(&dir.join("l.npy"))], &[p(&f), "empty matrix"]);
+    }
+}

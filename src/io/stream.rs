@@ -26,6 +26,10 @@ impl RowReader {
         match extension(path).as_str() {
             "npy" => {
                 let (rows, cols, values) = npy::open_values(path)?;
+                // (0, 2^32) fits any file (no values) but would size the chunk buffers.
+                if rows == 0 || cols == 0 {
+                    return Err(Error::input(path, format!("empty matrix ({rows} × {cols})")));
+                }
                 Ok(RowReader { path: path.to_path_buf(), source: Source::Npy(values), cols, rows_read: 0, rows: Some(rows) })
             }
             "csv" => {
@@ -53,7 +57,9 @@ impl RowReader {
 
     /// The next at most `max_rows` rows (None at the end).
     pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Matrix>> {
-        let mut data = Vec::with_capacity(max_rows * self.cols);
+        // Sized by what remains (.npy) or by one chunk of rows that exist (.csv, cols from a row).
+        let rows = self.rows.map_or(max_rows, |r| max_rows.min(r - self.rows_read));
+        let mut data = Vec::with_capacity(rows.saturating_mul(self.cols).min(1 << 24));
         let cols = self.cols;
         match &mut self.source {
             Source::Npy(values) => {
