@@ -260,32 +260,52 @@ fn simulate<'py>(py: Python<'py>, which: &str, recipe: &str, noise: f64) -> PyRe
     }
 }
 
+fn anchor_check(priors: &str) -> PyResult<strongid::priors::AnchorCheck> {
+    let anchors: Vec<strongid::priors::EnvPrior> = serde_json::from_str(priors).map_err(|e| PyValueError::new_err(format!("anchors: expected a list of {{env, mean, var}}: {e}")))?;
+    strongid::priors::validate(Path::new("anchors"), &anchors).map_err(py_err)?;
+    Ok(strongid::priors::check_anchors(&anchors))
+}
+
 /// Thm 4.5's check of anchors given as JSON [{env, mean, var}], as JSON.
 #[pyfunction]
 fn check_anchors(priors: &str) -> PyResult<String> {
-    let anchors: Vec<strongid::priors::EnvPrior> = serde_json::from_str(priors).map_err(|e| PyValueError::new_err(format!("anchors: expected a list of {{env, mean, var}}: {e}")))?;
-    strongid::priors::validate(Path::new("anchors"), &anchors).map_err(py_err)?;
-    Ok(serde_json::to_string(&strongid::priors::check_anchors(&anchors)).expect("serializes"))
+    Ok(serde_json::to_string(&anchor_check(priors)?).expect("serializes"))
 }
 
-/// The catalogue's text for one kind (or all, `kind_name` None) at dimension `dim`.
-#[pyfunction]
-#[pyo3(signature = (kind_name=None, dim=3, variance_only=false, seed=0))]
-fn theory_explain(kind_name: Option<&str>, dim: usize, variance_only: bool, seed: u64) -> PyResult<String> {
-    let kind = kind_name.map(kind).transpose()?;
+fn dim_ok(dim: usize) -> PyResult<()> {
     if !(2..=1000).contains(&dim) {
         return Err(PyValueError::new_err(format!("dim must be between 2 and 1000, got {dim}")));
     }
-    strongid::theory::explain(kind, dim, None, variance_only, seed, None).map_err(py_err)
+    Ok(())
 }
 
-/// The catalogue of model classes at dimension `dim`, as JSON.
+/// The catalogue's text for one kind (or all, `kind_name` None) at dimension `dim`; anchors (JSON)
+/// decide ivae-frozen's set.
+#[pyfunction]
+#[pyo3(signature = (kind_name=None, dim=3, anchors=None, variance_only=false, seed=0))]
+fn theory_explain(kind_name: Option<&str>, dim: usize, anchors: Option<&str>, variance_only: bool, seed: u64) -> PyResult<String> {
+    let kind = kind_name.map(kind).transpose()?;
+    dim_ok(dim)?;
+    let check = anchors.map(anchor_check).transpose()?;
+    strongid::theory::explain(kind, dim, check.as_ref(), variance_only, seed, None).map_err(py_err)
+}
+
+/// One kind's catalogue entry with its task table, as JSON (`theory::Entry`).
+#[pyfunction]
+#[pyo3(signature = (kind_name, dim=3, anchors=None, variance_only=false, seed=0))]
+fn theory_entry(kind_name: &str, dim: usize, anchors: Option<&str>, variance_only: bool, seed: u64) -> PyResult<String> {
+    let kind = kind(kind_name)?;
+    dim_ok(dim)?;
+    let check = anchors.map(anchor_check).transpose()?;
+    let e = strongid::theory::Entry::of(kind, dim, check.as_ref(), variance_only, seed, None).map_err(py_err)?;
+    Ok(serde_json::to_string(&e).expect("serializes"))
+}
+
+/// The catalogue of model classes at dimension `dim`, as JSON (`theory::ClassRow`s).
 #[pyfunction]
 fn theory_table(dim: usize) -> PyResult<String> {
-    if !(2..=1000).contains(&dim) {
-        return Err(PyValueError::new_err(format!("dim must be between 2 and 1000, got {dim}")));
-    }
-    Ok(serde_json::to_string(&strongid::theory::catalogue::table(dim)).expect("serializes"))
+    dim_ok(dim)?;
+    Ok(serde_json::to_string(&strongid::theory::table(dim).map_err(py_err)?).expect("serializes"))
 }
 
 /// The experiment suite (E1–E6) into `out`.
@@ -309,6 +329,7 @@ fn _strongid(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(check_anchors, m)?,
         wrap_pyfunction!(theory_explain, m)?,
         wrap_pyfunction!(theory_table, m)?,
+        wrap_pyfunction!(theory_entry, m)?,
         wrap_pyfunction!(experiments_run, m)?,
     ] {
         m.add_function(f)?;

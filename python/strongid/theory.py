@@ -7,14 +7,26 @@ import json
 from . import _strongid
 
 
-def catalogue(kind=None, dim=3, variance_only=False):
-    """The catalogue's text: for one model kind ("tmi-flow", "ivae-frozen", …) its indeterminacy
-    set A(F) ∩ A(P) and the tasks it identifies; for None, every kind."""
-    return _strongid.theory_explain(kind, int(dim), bool(variance_only), 0)
+def _anchors(anchors):
+    return None if anchors is None else json.dumps(anchors)
+
+
+def catalogue(kind=None, dim=3, anchors=None, variance_only=False):
+    """The catalogue's text (the CLI's ``theory``): for one model kind ("tmi-flow", "ivae", …;
+    "ivae-frozen" needs its ``anchors``) its indeterminacy set A(F) ∩ A(P) and task table; for
+    None, every class."""
+    return _strongid.theory_explain(kind, int(dim), _anchors(anchors), bool(variance_only), 0)
+
+
+def entry(kind, dim=3, anchors=None, variance_only=False, random_state=0):
+    """One kind's catalogue entry as a dict: ``set``, ``strongly_identifiable``, ``why`` and
+    ``tasks`` — per standard task (Prop. 3.1) whether it is identifiable and how much a random
+    member of A(M) changes its output."""
+    return json.loads(_strongid.theory_entry(kind, int(dim), _anchors(anchors), bool(variance_only), int(random_state)))
 
 
 def table(dim=3):
-    """The catalogue's model classes at dimension ``dim``: generator and prior spaces, as dicts."""
+    """Every class of the catalogue at dimension ``dim``: class, set, strongly_identifiable, why."""
     return json.loads(_strongid.theory_table(int(dim)))
 
 

@@ -41,8 +41,16 @@ def test_probe_classifies_restarts_as_the_theory_predicts():
 
 def test_theory_catalogue_table_and_anchor_check():
     assert "the identity only" in strongid.theory.catalogue("tmi-flow", dim=2)
-    assert len(strongid.theory.table(3)) >= 5
+    rows = strongid.theory.table(3)
+    assert len(rows) >= 5 and any(r["strongly_identifiable"] for r in rows) and not all(r["strongly_identifiable"] for r in rows)
+    tmi = strongid.theory.entry("tmi-flow", dim=2)
+    assert tmi["strongly_identifiable"] and all(t["identifiable"] and t["output_change"] == 0 for t in tmi["tasks"])
+    fa = strongid.theory.entry("fa", dim=2)
+    assert not fa["strongly_identifiable"] and any(not t["identifiable"] and t["output_change"] > 0 for t in fa["tasks"])
     lin = strongid.simulate.linear_env(random_state=1)
+    assert strongid.theory.entry("ivae-frozen", dim=2, anchors=lin.priors)["strongly_identifiable"]
+    with pytest.raises(ValueError, match="depends on the anchors"):
+        strongid.theory.entry("ivae-frozen", dim=2)
     assert strongid.theory.check_anchors(lin.priors)["strongly_identifiable"]
     assert not strongid.theory.check_anchors(lin.priors[:2])["strongly_identifiable"]
 
