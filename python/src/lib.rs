@@ -234,30 +234,8 @@ fn simulated<'py>(py: Python<'py>, ds: Dataset, priors: Option<&[strongid::prior
 #[pyo3(signature = (which, recipe, noise=0.0))]
 fn simulate<'py>(py: Python<'py>, which: &str, recipe: &str, noise: f64) -> PyResult<Simulated<'py>> {
     let r: serde_json::Value = serde_json::from_str(recipe).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let get = |k: &str| r.get(k).and_then(|v| v.as_u64()).map(|v| v as usize).ok_or_else(|| PyValueError::new_err(format!("recipe needs a non-negative integer '{k}'")));
-    let seed = r.get("seed").and_then(|v| v.as_u64()).unwrap_or(0);
-    match which {
-        "tmi" => {
-            let (ds, _) = py.detach(|| strongid::simulate::tmi::simulate(get("dim")?, get("n")?, seed).map_err(py_err))?;
-            Ok(simulated(py, ds, None))
-        }
-        "gaussian" => {
-            let g = py.detach(|| strongid::simulate::gaussian::simulate(get("dim")?, get("n")?, seed).map_err(py_err))?;
-            Ok(simulated(py, g.dataset, None))
-        }
-        "linear-env" => {
-            let s = py.detach(|| strongid::simulate::linear_env::simulate(get("envs")?, get("latent_dim")?, get("obs_dim")?, get("per_env")?, noise, seed).map_err(py_err))?;
-            Ok(simulated(py, s.dataset, Some(&s.priors)))
-        }
-        "ivae" => {
-            let mut recipe: strongid::simulate::ivae::IvaeRecipe = serde_json::from_value(r.clone()).map_err(|e| PyValueError::new_err(format!("ivae recipe: {e}")))?;
-            recipe.noise = noise;
-            let s = py.detach(|| strongid::simulate::ivae::simulate(&recipe).map_err(py_err))?;
-            let priors = (recipe.u_dim == 0).then_some(s.priors.as_slice());
-            Ok(simulated(py, s.dataset, priors))
-        }
-        other => Err(PyValueError::new_err(format!("unknown simulator '{other}' (tmi, gaussian, ivae, linear-env)"))),
-    }
+    let (ds, priors) = py.detach(|| strongid::simulate::from_recipe(which, &r, Some(noise))).map_err(py_err)?;
+    Ok(simulated(py, ds, priors.as_deref()))
 }
 
 fn anchor_check(priors: &str) -> PyResult<strongid::priors::AnchorCheck> {
