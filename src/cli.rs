@@ -89,6 +89,9 @@ enum Command {
     },
     /// Print a saved model's kind, dimensions, configuration and training summary.
     Inspect { model: PathBuf },
+    /// Studies: seed × data × model sweeps as independent, resumable tasks (any scheduler).
+    #[command(subcommand)]
+    Study(StudyCmd),
     /// Run the experiment suite (E1–E6) and write results.json, results.md and report.html.
     Experiments {
         /// Small settings, a few minutes (the default).
@@ -181,6 +184,53 @@ struct SimOut {
     /// Replace an existing dataset in --out.
     #[arg(long)]
     force: bool,
+}
+
+#[derive(Subcommand)]
+enum StudyCmd {
+    /// Expand a study file (JSON) into tasks: DIR/study.json and DIR/manifest.json.
+    Plan {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run one task (--index I or --task ID), or every unfinished one in order (--all).
+    Run {
+        dir: PathBuf,
+        #[arg(long)]
+        index: Option<usize>,
+        #[arg(long)]
+        task: Option<String>,
+        #[arg(long, conflicts_with_all = ["index", "task"])]
+        all: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Tasks done, running, failed and pending.
+    Status {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge the finished tasks into results.json, results.md and report.html.
+    Collect {
+        dir: PathBuf,
+        /// Where to write them (default: DIR).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write a Slurm array script running every task once.
+    Slurm {
+        dir: PathBuf,
+        /// At most this many tasks at once (%P).
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+        #[arg(long, default_value_t = 1)]
+        cpus: usize,
+        /// Default: DIR/slurm.sh.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -404,6 +454,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { model } => inspect(&Model::load(&model)?)?,
+        Command::Study(cmd) => study_cmd(cmd)?,
         Command::Experiments { quick: _, full, out, only, resume } => {
             let mode = if full { crate::experiments::Mode::Full } else { crate::experiments::Mode::Quick };
             crate::experiments::run(mode, &out, only.as_deref(), resume)?;
@@ -553,6 +604,68 @@ fn checkpointing(args: &FitArgs, restarts: usize, ds: &Dataset, u: Option<&io::A
         None => c,
     };
     Ok(Some(std::sync::Arc::new(c)))
+}
+
+fn study_cmd(cmd: StudyCmd) -> Result<()> {
+    use crate::study;
+    match cmd {
+        StudyCmd::Plan { file, out } => {
+            let m = study::plan(&file, &out)?;
+            crate::outln!("study '{}': {} tasks; wrote {}", m.name, m.tasks.len(), out.join("manifest.json").display());
+        }
+        StudyCmd::Run { dir, index, task, all, quiet } => {
+            if all {
+                // Every unfinished task; a failed one is recorded (failed/ID.txt) and the run goes on.
+                let m = study::read_manifest(&dir)?;
+                let (mut ran, mut failed) = (0, 0);
+                for e in &m.tasks {
+                    match study::run_task(&dir, Some(e.index), None, quiet) {
+                        Ok(true) => {
+                            ran += 1;
+                            crate::outln!("task {} ({}): done", e.index, e.id);
+                        }
+                        Ok(false) => {}
+                        Err(err @ (Error::Interrupted { .. } | Error::ClosedStdout)) => return Err(err),
+                        Err(err) => {
+                            failed += 1;
+                            eprintln!("task {} ({}) failed: {err}", e.index, e.id);
+                        }
+                    }
+                }
+                crate::outln!("{ran} tasks run, {failed} failed, {} already done", m.tasks.len() - ran - failed);
+                if failed > 0 {
+                    return Err(Error::usage(format!("{failed} of {} tasks failed (strongid study status {} lists them)", m.tasks.len(), dir.display())));
+                }
+            } else {
+                let what = index.map_or_else(|| format!("task {}", task.clone().unwrap_or_default()), |i| format!("task {i}"));
+                let ran = study::run_task(&dir, index, task.as_deref(), quiet)?;
+                crate::outln!("{what}: {}", if ran { "done" } else { "already done (skipped)" });
+            }
+        }
+        StudyCmd::Status { dir, json } => {
+            let s = study::status(&dir)?;
+            if json {
+                crate::outln!("{}", serde_json::to_string(&s).expect("status serializes"));
+            } else {
+                crate::outln!("{} tasks: {} done, {} running, {} failed, {} pending", s.total, s.done.len(), s.running.len(), s.failed.len(), s.pending.len());
+                for (i, msg) in &s.failed {
+                    crate::outln!("  task {i} failed: {}", msg.lines().next().unwrap_or(""));
+                }
+            }
+        }
+        StudyCmd::Collect { dir, out } => {
+            let out = out.unwrap_or_else(|| dir.clone());
+            let (rows, missing) = study::collect(&dir, &out)?;
+            crate::outln!("{rows} rows; wrote {}, results.md and report.html{}", out.join("results.json").display(), if missing > 0 { format!(" ({missing} tasks not done yet: their rows are left out)") } else { String::new() });
+        }
+        StudyCmd::Slurm { dir, parallel, cpus, out } => {
+            let script = study::slurm_script(&dir, parallel, cpus)?;
+            let out = out.unwrap_or_else(|| dir.join("slurm.sh"));
+            io::atomic_write(&out, |w| w.write_all(script.as_bytes()))?;
+            crate::outln!("wrote {} (sbatch {})", out.display(), out.display());
+        }
+    }
+    Ok(())
 }
 
 fn model_anchor_check(m: &Model) -> Option<&crate::priors::AnchorCheck> {

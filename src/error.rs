@@ -22,8 +22,8 @@ pub enum Error {
     #[error("fit diverged at epoch {epoch}: {msg}")]
     Diverged { epoch: usize, msg: String },
     /// Stopped by a signal after saving a checkpoint to resume from.
-    #[error("interrupted; the fit so far is saved in {checkpoint}: run the same command with --resume {checkpoint} to continue")]
-    Interrupted { checkpoint: PathBuf },
+    #[error("interrupted; the fit so far is saved in {}: {resume}", checkpoint.display())]
+    Interrupted { checkpoint: PathBuf, resume: String },
     /// Cancelled by the caller (`train::CANCEL`, e.g. Ctrl-C in Python): nothing is returned.
     #[error("cancelled")]
     Cancelled,

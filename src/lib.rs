@@ -39,6 +39,7 @@ pub mod priors;
 pub mod probe;
 pub mod simulate;
 pub mod standardize;
+pub mod study;
 pub mod tensor;
 pub mod theory;
 pub mod train;

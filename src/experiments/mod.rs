@@ -5,6 +5,7 @@
 mod report;
 mod suite;
 
+pub use report::write as write_report;
 pub use suite::run;
 
 use crate::error::Result;
@@ -40,7 +41,7 @@ pub struct Stat {
 }
 
 impl Stat {
-    fn of(v: &[f64]) -> Stat {
+    pub fn of(v: &[f64]) -> Stat {
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
         let sd = if v.len() > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };

@@ -1,6 +1,6 @@
 //! Writing the suite's results: results.json (everything, machine-readable), results.md (the
 //! tables) and report.html (one self-contained page: tables and inline SVG figures).
-use super::{Experiment, Mode, Row, Stat};
+use super::{Experiment, Row, Stat};
 use crate::error::Result;
 use std::fmt::Write;
 use std::path::Path;
@@ -27,9 +27,17 @@ fn cells(r: &Row) -> Vec<String> {
     ]
 }
 
-fn markdown(experiments: &[Experiment], mode: Mode, seconds: f64) -> String {
+/// "quick run, 25 s" or "study NAME" (a study's results carry no timings: they are exact).
+fn run_label(run: &str, seconds: Option<f64>) -> String {
+    match seconds {
+        Some(s) => format!("{run} run, {s:.0} s"),
+        None => run.to_string(),
+    }
+}
+
+fn markdown(experiments: &[Experiment], run: &str, seconds: Option<f64>) -> String {
     let mut md = String::new();
-    writeln!(md, "# strongid experiment results ({mode:?} run, {seconds:.0} s)\n").ok();
+    writeln!(md, "# strongid experiment results ({})\n", run_label(run, seconds)).ok();
     writeln!(md, "Metrics are mean ± sd over seeds; \"code vs truth\" is the smallest class relating the first seed's code to the true latent, \"restarts\" the smallest class explaining the seeds' disagreement (threshold 0.95).\n").ok();
     for e in experiments {
         writeln!(md, "## {} — {}\n\n{}\n", e.id, e.title, e.claim).ok();
@@ -60,12 +68,12 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn html(experiments: &[Experiment], mode: Mode, seconds: f64) -> String {
+fn html(experiments: &[Experiment], run: &str, seconds: Option<f64>) -> String {
     let mut h = String::new();
     h.push_str("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>strongid experiments</title><style>");
     h.push_str("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}.bad{color:#b00;font-weight:bold}figure{margin:1em 0}figcaption{font-size:13px;color:#555}.claim{background:#f7f7ff;padding:.5em 1em;border-left:4px solid #88f}");
     h.push_str("</style></head><body>");
-    write!(h, "<h1>strongid experiment results</h1><p>{mode:?} run, {seconds:.0} s. Metrics are mean ± sd over seeds. <em>code vs truth</em>: smallest class relating the first seed's code to the true latent; <em>restarts</em>: smallest class explaining the seeds' disagreement (threshold 0.95); <em>theory allows</em>: the largest class the indeterminacy catalogue permits.</p>").ok();
+    write!(h, "<h1>strongid experiment results</h1><p>{}. Metrics are mean ± sd over seeds. <em>code vs truth</em>: smallest class relating the first seed's code to the true latent; <em>restarts</em>: smallest class explaining the seeds' disagreement (threshold 0.95); <em>theory allows</em>: the largest class the indeterminacy catalogue permits.</p>", run_label(run, seconds)).ok();
     for e in experiments {
         write!(h, "<h2 id=\"{}\">{} — {}</h2><p class=\"claim\">{}</p>", e.id, e.id, esc(&e.title), esc(&e.claim)).ok();
         if !e.rows.is_empty() {
@@ -111,13 +119,14 @@ fn html(experiments: &[Experiment], mode: Mode, seconds: f64) -> String {
     h
 }
 
-pub fn write(experiments: &[Experiment], mode: Mode, seconds: f64, out: &Path) -> Result<()> {
-    let json = serde_json::json!({ "mode": mode, "seconds": seconds, "strongid_version": env!("CARGO_PKG_VERSION"), "experiments": experiments });
+/// `run`: "quick", "full" or "study NAME"; `seconds`: the wall time (None for a study).
+pub fn write(experiments: &[Experiment], run: &str, seconds: Option<f64>, out: &Path) -> Result<()> {
+    let json = serde_json::json!({ "mode": run, "seconds": seconds, "strongid_version": env!("CARGO_PKG_VERSION"), "experiments": experiments });
     let text = serde_json::to_string_pretty(&json).expect("results serialize");
     crate::io::atomic_write(&out.join("results.json"), |w| w.write_all(text.as_bytes()))?;
-    let md = markdown(experiments, mode, seconds);
+    let md = markdown(experiments, run, seconds);
     crate::io::atomic_write(&out.join("results.md"), |w| w.write_all(md.as_bytes()))?;
-    let page = html(experiments, mode, seconds);
+    let page = html(experiments, run, seconds);
     crate::io::atomic_write(&out.join("report.html"), |w| w.write_all(page.as_bytes()))?;
     for e in experiments {
         for (i, f) in e.figures.iter().enumerate() {

@@ -255,5 +255,6 @@ pub fn run(mode: Mode, out: &Path, only: Option<&[String]>, resume: bool) -> Res
         eprintln!("{id} done in {:.0} s", e.seconds);
         done.push(e);
     }
-    report::write(&done, mode, start.elapsed().as_secs_f64(), out)
+    let run = if mode == Mode::Quick { "quick" } else { "full" };
+    report::write(&done, run, Some(start.elapsed().as_secs_f64()), out)
 }

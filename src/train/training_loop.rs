@@ -184,7 +184,8 @@ impl<'a, O: Objective> Loop<'a, O> {
         let Some(c) = ckpt else { return Ok(()) };
         if c.handle.interrupted() {
             c.handle.save(&c.key, self.state())?;
-            return Err(Error::Interrupted { checkpoint: c.handle.path().to_path_buf() });
+            let path = c.handle.path().to_path_buf();
+            return Err(Error::Interrupted { resume: format!("run the same command with --resume {} to continue", path.display()), checkpoint: path });
         }
         if c.handle.due(self.trainer.steps) {
             c.handle.save(&c.key, self.state())?;
