@@ -294,6 +294,50 @@ fn experiments_run(py: Python<'_>, quick: bool, out: PathBuf, only: Option<Vec<S
     interruptible(py, || strongid::experiments::run(mode, &out, only.as_deref(), resume))
 }
 
+/// Expand a study file into DIR/manifest.json; the manifest as JSON.
+#[pyfunction]
+fn study_plan(file: PathBuf, out: PathBuf) -> PyResult<String> {
+    let m = strongid::study::plan(&file, &out).map_err(py_err)?;
+    Ok(serde_json::to_string(&m).expect("manifest serializes"))
+}
+
+/// Compute the task at `index` of the study in `dir` (checkpoint under dir/work/ID): its result
+/// (JSON) and codes, for the caller to write (`study_write`). What a Dask worker runs.
+#[pyfunction]
+fn study_compute<'py>(py: Python<'py>, dir: PathBuf, index: usize) -> PyResult<(String, Bound<'py, PyArray2<f64>>)> {
+    let m = strongid::study::read_manifest(&dir).map_err(py_err)?;
+    let entry = m.tasks.get(index).ok_or_else(|| PyValueError::new_err(format!("index {index}: the study has {} tasks", m.tasks.len())))?.clone();
+    let work = dir.join("work").join(&entry.id);
+    let (result, code) = interruptible(py, || strongid::study::compute(&entry, &work, true))?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok((serde_json::to_string(&result).expect("results serialize"), out2(py, code)))
+}
+
+/// Write a computed task's codes and result into the study `dir` (as `study run` does).
+#[pyfunction]
+fn study_write(dir: PathBuf, result: &str, codes: PyReadonlyArray2<'_, f64>) -> PyResult<()> {
+    let result: strongid::study::TaskResult = serde_json::from_str(result).map_err(|e| PyValueError::new_err(format!("not a task result: {e}")))?;
+    let codes = matrix("codes", &codes)?;
+    strongid::study::write_result(&dir, &result, &codes).map_err(py_err)
+}
+
+/// Run one task in-process (`study run --index`); false if it was already done.
+#[pyfunction]
+fn study_run(py: Python<'_>, dir: PathBuf, index: usize) -> PyResult<bool> {
+    interruptible(py, || strongid::study::run_task(&dir, Some(index), None, true))
+}
+
+#[pyfunction]
+fn study_status(dir: PathBuf) -> PyResult<String> {
+    Ok(serde_json::to_string(&strongid::study::status(&dir).map_err(py_err)?).expect("serializes"))
+}
+
+/// Collect into `out`: (rows written, tasks missing).
+#[pyfunction]
+fn study_collect(dir: PathBuf, out: PathBuf) -> PyResult<(usize, usize)> {
+    strongid::study::collect(&dir, &out).map_err(py_err)
+}
+
 #[pymodule]
 fn _strongid(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
@@ -309,6 +353,12 @@ fn _strongid(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(theory_table, m)?,
         wrap_pyfunction!(theory_entry, m)?,
         wrap_pyfunction!(experiments_run, m)?,
+        wrap_pyfunction!(study_plan, m)?,
+        wrap_pyfunction!(study_compute, m)?,
+        wrap_pyfunction!(study_write, m)?,
+        wrap_pyfunction!(study_run, m)?,
+        wrap_pyfunction!(study_status, m)?,
+        wrap_pyfunction!(study_collect, m)?,
     ] {
         m.add_function(f)?;
     }

@@ -8,11 +8,11 @@ same models with the same options and seeds, and read and write the same model f
     >>> z = strongid.TMIFlow(random_state=0).fit_transform(data.X)
     >>> strongid.metrics.strong_mcc(data.z, z)  # ≈ 1: the true latent, not a rotation of it
 """
-from . import experiments, metrics, probe, simulate, theory
+from . import experiments, metrics, probe, simulate, study, theory
 from ._estimators import IVAE, VAE, FactorAnalysis, Flow, FrozenIVAE, NotFittedError, TMIFlow, load
 from ._strongid import FitDivergedError, __version__
 
 __all__ = [
     "TMIFlow", "Flow", "VAE", "IVAE", "FrozenIVAE", "FactorAnalysis", "load", "NotFittedError", "FitDivergedError",
-    "metrics", "simulate", "probe", "theory", "experiments", "__version__",
+    "metrics", "simulate", "probe", "theory", "experiments", "study", "__version__",
 ]

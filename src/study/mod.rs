@@ -11,7 +11,7 @@ mod collect;
 mod run;
 
 pub use collect::{collect, slurm_script};
-pub use run::{Status, run_task, status};
+pub use run::{Status, TaskResult, compute, run_task, status, write_result};
 
 use crate::error::{Error, Result};
 use crate::io::Fnv1a;

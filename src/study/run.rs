@@ -81,11 +81,27 @@ pub fn run_task(dir: &Path, index: Option<usize>, id: Option<&str>, quiet: bool)
 }
 
 fn execute(dir: &Path, entry: &ManifestEntry, quiet: bool) -> Result<()> {
+    let (result, code) = compute(entry, &dir.join("work").join(&entry.id), quiet)?;
+    write_result(dir, &result, &code)
+}
+
+/// Write a computed task's codes, then its result (last: a result file means the task is done).
+pub fn write_result(dir: &Path, result: &TaskResult, code: &crate::matrix::Matrix) -> Result<()> {
+    for sub in ["results", "codes"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| Error::io(&dir.join(sub), e))?;
+    }
+    crate::io::write_npy(&dir.join("codes").join(format!("{}.npy", result.id)), code)?;
+    let json = serde_json::to_string_pretty(result).expect("results serialize");
+    crate::io::atomic_write(&dir.join("results").join(format!("{}.json", result.id)), |w| w.write_all(json.as_bytes()))
+}
+
+/// Compute a task (its checkpoint and anchors under `work`): its result and codes, written by
+/// the caller — `run_task`, or a Dask client collecting what its workers return.
+pub fn compute(entry: &ManifestEntry, work: &Path, quiet: bool) -> Result<(TaskResult, crate::matrix::Matrix)> {
     let task = &entry.task;
     let kind = ModelKind::parse(&task.model.kind).ok_or_else(|| Error::usage(format!("unknown kind {}", task.model.kind)))?;
     let (ds, priors) = task_data(task)?;
-    let work = dir.join("work").join(&entry.id);
-    std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    std::fs::create_dir_all(work).map_err(|e| Error::io(work, e))?;
     let mut args = task.model.options.clone();
     args.extend(["--seed".to_string(), task.seed.to_string()]);
     if quiet {
@@ -133,11 +149,7 @@ fn execute(dir: &Path, entry: &ManifestEntry, quiet: bool) -> Result<()> {
         epochs_run: model.report.epochs_run,
         certificate: model.certificate.clone(),
     };
-    crate::io::write_npy(&dir.join("codes").join(format!("{}.npy", entry.id)), &code)?;
-    let json = serde_json::to_string_pretty(&result).expect("results serialize");
-    // Last: a result file means the task is complete.
-    crate::io::atomic_write(&dir.join("results").join(format!("{}.json", entry.id)), |w| w.write_all(json.as_bytes()))?;
-    Ok(())
+    Ok((result, code))
 }
 
 /// Tasks by state.
