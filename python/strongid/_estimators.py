@@ -17,6 +17,14 @@ _NOT_OPTIONS = {"random_state", "verbose", "restarts", "anchors", "triangular", 
 _RENAMED = {"transform_type": "--transform"}
 
 
+def _store(est, params):
+    """Set every __init__ parameter as an attribute of the same name (scikit-learn's convention:
+    no validation or conversion in __init__)."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(est, name, value)
+
+
 def _seed(random_state):
     """An int seed: exact reproducibility needs one (None means 0)."""
     if random_state is None:
@@ -175,20 +183,7 @@ class TMIFlow(_Density, _Estimator):
 
     def __init__(self, transform_type="spline", bins=8, tail_bound=4.0, layers=3, hidden=64, hidden_layers=2, epochs=100, batch=256, lr=3e-3,
                  patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
-        self.transform_type = transform_type
-        self.bins = bins
-        self.tail_bound = tail_bound
-        self.layers = layers
-        self.hidden = hidden
-        self.hidden_layers = hidden_layers
-        self.epochs = epochs
-        self.batch = batch
-        self.lr = lr
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.random_state = random_state
-        self.verbose = verbose
-        self.restarts = restarts
+        _store(self, locals())
 
 
 class Flow(TMIFlow):
@@ -206,22 +201,7 @@ class VAE(_Estimator):
     def __init__(self, latent_dim=None, hidden=64, hidden_layers=2, activation="lrelu", decoder_var=0.01, learn_decoder_var=False,
                  standardize=True, posterior="full", epochs=100, batch=256, lr=3e-3, patience=10, val_fraction=0.1, random_state=0,
                  verbose=False, restarts=None):
-        self.latent_dim = latent_dim
-        self.hidden = hidden
-        self.hidden_layers = hidden_layers
-        self.activation = activation
-        self.decoder_var = decoder_var
-        self.learn_decoder_var = learn_decoder_var
-        self.standardize = standardize
-        self.posterior = posterior
-        self.epochs = epochs
-        self.batch = batch
-        self.lr = lr
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.random_state = random_state
-        self.verbose = verbose
-        self.restarts = restarts
+        _store(self, locals())
 
 
 class _WithU:
@@ -260,24 +240,7 @@ class IVAE(_WithU, _Estimator):
     def __init__(self, latent_dim=None, modulation="mean-variance", hidden=64, hidden_layers=2, activation="lrelu", decoder_var=0.01,
                  learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=100, batch=256, lr=3e-3, patience=10,
                  val_fraction=0.1, random_state=0, verbose=False, restarts=None):
-        self.latent_dim = latent_dim
-        self.modulation = modulation
-        self.hidden = hidden
-        self.hidden_layers = hidden_layers
-        self.activation = activation
-        self.decoder_var = decoder_var
-        self.learn_decoder_var = learn_decoder_var
-        self.standardize = standardize
-        self.warm_start = warm_start
-        self.posterior = posterior
-        self.epochs = epochs
-        self.batch = batch
-        self.lr = lr
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.random_state = random_state
-        self.verbose = verbose
-        self.restarts = restarts
+        _store(self, locals())
 
 
 class FrozenIVAE(_WithU, _Estimator):
@@ -290,27 +253,7 @@ class FrozenIVAE(_WithU, _Estimator):
     def __init__(self, anchors=None, freeze_after=None, anchor_envs=None, allow_weak=False, latent_dim=None, hidden=64, hidden_layers=2,
                  activation="lrelu", decoder_var=0.01, learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=100,
                  batch=256, lr=3e-3, patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
-        self.anchors = anchors
-        self.freeze_after = freeze_after
-        self.anchor_envs = anchor_envs
-        self.allow_weak = allow_weak
-        self.latent_dim = latent_dim
-        self.hidden = hidden
-        self.hidden_layers = hidden_layers
-        self.activation = activation
-        self.decoder_var = decoder_var
-        self.learn_decoder_var = learn_decoder_var
-        self.standardize = standardize
-        self.warm_start = warm_start
-        self.posterior = posterior
-        self.epochs = epochs
-        self.batch = batch
-        self.lr = lr
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.random_state = random_state
-        self.verbose = verbose
-        self.restarts = restarts
+        _store(self, locals())
 
     def _anchor_args(self):
         return _AnchorFile(self.anchors)
@@ -320,7 +263,7 @@ class _AnchorFile:
     """--anchors PATH for the anchors: the path itself, or a temporary priors.json of the dicts."""
 
     def __init__(self, anchors):
-        self.anchors = anchors
+        _store(self, locals())
         self.tmp = None
 
     def __enter__(self):
@@ -348,11 +291,7 @@ class FactorAnalysis(_Density, _Estimator):
     loading, whose code is unique (the triangular variant of the paper's Thm 5.1 argument)."""
 
     def __init__(self, latent_dim=None, triangular=False, val_fraction=0.1, random_state=0, verbose=False):
-        self.latent_dim = latent_dim
-        self.triangular = triangular
-        self.val_fraction = val_fraction
-        self.random_state = random_state
-        self.verbose = verbose
+        _store(self, locals())
 
     restarts = None
 
