@@ -132,13 +132,19 @@ def test_a_diverging_fit_raises_fit_diverged_error():
 
 def test_a_fit_is_interrupted_promptly_by_ctrl_c_and_the_next_fit_works(tmi):
     big = strongid.simulate.tmi(dim=4, n=60000, random_state=1)
+    # Python's own Ctrl-C handler: a process started in the background by a non-interactive shell
+    # (as CI may start this) inherits SIGINT ignored, and Python then leaves it ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    start = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        strongid.TMIFlow(epochs=1000, patience=1000).fit(big.X)
-    elapsed = time.monotonic() - start
-    timer.join()
+    try:
+        timer.start()
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            strongid.TMIFlow(epochs=1000, patience=1000).fit(big.X)
+        elapsed = time.monotonic() - start
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     assert elapsed < 5, f"interrupted after {elapsed:.1f} s"
     assert strongid.TMIFlow(epochs=2).fit(tmi.X).transform(tmi.X).shape == tmi.X.shape
 
