@@ -121,9 +121,12 @@ impl PyModel {
             _ => Vec::new(),
         }
     }
-    /// The training summary as JSON (`TrainReport`).
+    /// The training summary as JSON (`TrainReport`), with the fit's wall-clock `seconds` (kept
+    /// out of model files, which are the same bytes for the same seed; 0 for a loaded model).
     fn report_json(&self) -> String {
-        serde_json::to_string(&self.model.report).expect("report serializes")
+        let mut v = serde_json::to_value(&self.model.report).expect("report serializes");
+        v["seconds"] = self.model.report.seconds.into();
+        v.to_string()
     }
     fn certificate_json(&self) -> Option<String> {
         self.model.certificate.as_ref().map(|c| serde_json::to_string(&serde_json::json!({"certificate": c, "message": c.message()})).expect("serializes"))

@@ -38,7 +38,8 @@ def test_tmi_flow_recovers_the_latent_and_frozen_anchors_too(tmi, lin):
     est = strongid.FrozenIVAE(anchors=lin.priors, latent_dim=2).fit(lin.X, lin.u)
     assert strongid.metrics.strong_mcc(lin.z, est.transform(lin.X, lin.u)) > 0.95
     assert est.anchor_check_["strongly_identifiable"] and est.certificate_["certificate"]["agrees"]
-    assert est.training_report_["best_epoch"] >= 1 and len(est.training_report_["val_loss"]) == est.training_report_["epochs_run"]
+    r = est.training_report_
+    assert r["best_epoch"] >= 1 and len(r["val_loss"]) == len(r["train_loss"]) == r["epochs_run"] and r["seconds"] > 0
 
 
 def test_python_fit_equals_the_cli_fit_byte_for_byte_and_files_go_both_ways(tmi, cli, tmp_path):
@@ -81,12 +82,21 @@ def test_ivae_with_labels_round_trips_through_the_cli(lin, cli, tmp_path):
     assert np.load(z).tobytes() == strongid.load(m).transform(X, u).tobytes()
 
 
+def _saved(est):
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+    est.save(path)
+    return path
+
+
 def test_pickling_keeps_the_model_and_the_parameters(tmi):
     est = strongid.TMIFlow(epochs=3, hidden=8, random_state=5).fit(tmi.X)
     back = pickle.loads(pickle.dumps(est))
     assert back.get_params() == est.get_params()
     assert back.transform(tmi.X).tobytes() == est.transform(tmi.X).tobytes()
     assert back.training_report_ == est.training_report_
+    assert strongid.load(_saved(est)).training_report_["seconds"] == 0, "timings are not in model files"
 
 
 def test_any_array_like_gives_the_same_codes(tmi):
