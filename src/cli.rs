@@ -587,15 +587,10 @@ fn checkpointing(args: &FitArgs, restarts: usize, ds: &Dataset, u: Option<&io::A
     command.insert("kind".into(), args.kind.name().into());
     command.insert("restarts".into(), restarts.into());
     let mut h = io::Fnv1a::new();
-    for v in &ds.x.data {
-        h.eat(&v.to_le_bytes());
+    h.eat_matrix(&ds.x);
+    if let Some(u) = u {
+        h.eat_aux(u);
     }
-    match u {
-        Some(io::Aux::Labels(l)) => l.iter().for_each(|v| h.eat(&v.to_le_bytes())),
-        Some(io::Aux::Continuous(m)) => m.data.iter().for_each(|v| h.eat(&v.to_le_bytes())),
-        None => {}
-    }
-    h.eat(&(ds.x.rows as u64).to_le_bytes());
     let fingerprint = Fingerprint { command, data: h.hex() };
     let every = std::time::Duration::from_secs_f64(args.checkpoint_minutes * 60.0);
     let c = Checkpointing::new(path, fingerprint, args.checkpoint_every, every, &INTERRUPTED);

@@ -124,13 +124,10 @@ pub fn evaluate_kind(c: &Ctx, setting: &str, label: &str, kind: ModelKind, opts:
     let mut h = crate::io::Fnv1a::new();
     h.eat(key.to_string().as_bytes());
     for m in [Some(&ds.x), ds.z.as_ref()].into_iter().flatten() {
-        h.eat(&(m.rows as u64).to_le_bytes());
-        m.data.iter().for_each(|v| h.eat(&v.to_le_bytes()));
+        h.eat_matrix(m);
     }
-    match &ds.u {
-        Some(crate::io::Aux::Labels(l)) => l.iter().for_each(|v| h.eat(&v.to_le_bytes())),
-        Some(crate::io::Aux::Continuous(m)) => m.data.iter().for_each(|v| h.eat(&v.to_le_bytes())),
-        None => {}
+    if let Some(u) = &ds.u {
+        h.eat_aux(u);
     }
     let rows = c.dir.join("rows");
     let path = rows.join(format!("{}.json", h.hex()));

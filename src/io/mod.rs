@@ -65,6 +65,19 @@ impl Fnv1a {
             self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
     }
+    /// A matrix's shape and values (as f64 bits).
+    pub fn eat_matrix(&mut self, m: &Matrix) {
+        self.eat(&(m.rows as u64).to_le_bytes());
+        self.eat(&(m.cols as u64).to_le_bytes());
+        m.data.iter().for_each(|v| self.eat(&v.to_le_bytes()));
+    }
+    /// u's labels or values.
+    pub fn eat_aux(&mut self, u: &Aux) {
+        match u {
+            Aux::Labels(l) => l.iter().for_each(|v| self.eat(&v.to_le_bytes())),
+            Aux::Continuous(m) => self.eat_matrix(m),
+        }
+    }
     pub fn hex(&self) -> String {
         format!("{:016x}", self.0)
     }
