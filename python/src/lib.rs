@@ -26,20 +26,31 @@ fn py_err(e: Error) -> PyErr {
     }
 }
 
-/// Run `f` on a worker thread with the GIL released, checking for Python signals every 20 ms: on
-/// KeyboardInterrupt the training loops are cancelled (`train::CANCEL`) and the error raised.
+/// Run `f` on a worker thread with the GIL released, checking for Python signals every 20 ms
+/// while it runs (it returns as soon as `f` does): on KeyboardInterrupt the training loops are
+/// cancelled (`train::CANCEL`) and the error raised.
 fn interruptible<T: Send>(py: Python<'_>, f: impl FnOnce() -> strongid::Result<T> + Send) -> PyResult<T> {
     use std::sync::atomic::Ordering;
+    use std::sync::mpsc::RecvTimeoutError;
     std::thread::scope(|s| {
-        let worker = s.spawn(f);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = s.spawn(move || {
+            // A panic drops `tx` unsent: the receiver sees the disconnection.
+            let _ = tx.send(f());
+        });
+        let mut rx = rx;
         loop {
-            if worker.is_finished() {
-                return match worker.join() {
-                    Ok(r) => r.map_err(py_err),
-                    Err(panic) => Err(PyRuntimeError::new_err(format!("internal error (a bug in strongid, please report it): {}", panic_message(&panic)))),
-                };
+            // The receiver moves into the GIL-free section and back (it is Send, not Sync).
+            let (received, back) = py.detach(move || (rx.recv_timeout(std::time::Duration::from_millis(20)), rx));
+            rx = back;
+            match received {
+                Ok(r) => return r.map_err(py_err),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let msg = worker.join().err().map(|p| panic_message(&p)).unwrap_or_default();
+                    return Err(PyRuntimeError::new_err(format!("internal error (a bug in strongid, please report it): {msg}")));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
             }
-            py.detach(|| std::thread::sleep(std::time::Duration::from_millis(20)));
             if let Err(signal) = py.check_signals() {
                 strongid::train::CANCEL.store(true, Ordering::SeqCst);
                 let _ = worker.join();
