@@ -55,7 +55,8 @@ pub fn run_task(dir: &Path, index: Option<usize>, id: Option<&str>, quiet: bool)
     if result_path.exists() {
         return Ok(false);
     }
-    for sub in ["results", "codes", "running", "failed", "work"] {
+    // results/ and codes/ are made by write_result.
+    for sub in ["running", "failed", "work"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(|e| Error::io(&dir.join(sub), e))?;
     }
     let running = dir.join("running").join(&entry.id);

@@ -138,12 +138,7 @@ impl<'a, O: Objective> Loop<'a, O> {
             return Err(Error::input(&path, format!("inconsistent training state ({p}): the checkpoint was altered or belongs to another fit")));
         }
         let values = checked(&checkpoint::from_bits32(&st.params), shapes, ckpt)?;
-        let cfg = TrainConfig::default();
-        let mut trainer = Trainer::new(obj, &[], &cfg);
-        trainer.params = HostParams { shapes: shapes.to_vec(), values };
-        trainer.adam = st.adam.adam();
-        trainer.noise_rng = rng(&st.noise)?;
-        trainer.steps = st.steps;
+        let trainer = Trainer { obj, params: HostParams { shapes: shapes.to_vec(), values }, adam: st.adam.adam(), noise_rng: rng(&st.noise)?, steps: st.steps };
         Ok(Loop {
             epoch: st.epoch,
             batch: st.batch,
