@@ -128,6 +128,7 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
     let agreement = probe::agreement(0, 1, &za, &zb, opts.seed).map_or(0.0, |p| agreement_at(level, &p));
     let anchor_stability = match (&best.fitted, u) {
         (Fitted::Vae(v), Some(Aux::Labels(u))) => crate::ivae::fit::anchor_stability(v, &ds.x, u, THRESHOLD, best_seed).map(|(a, t)| [a, t]),
+        (Fitted::FlowIvae(f), Some(Aux::Labels(u))) => crate::ivae::fit::anchor_stability_flow(f, &ds.x, u, THRESHOLD, best_seed).map(|(a, t)| [a, t]),
         _ => None,
     };
     let stable = anchor_stability.is_none_or(|[a, t]| a == t);

@@ -476,10 +476,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 m.check_columns(data, ds.x.cols)?;
                 let (u, u_path) = labels(&ds, data, None, AuxKind::Auto)?;
                 let codes = m.encode(&ds.x, u.as_ref(), &u_path, None)?;
-                let (check, var_only) = match &m.fitted {
-                    Fitted::Vae(v) => (v.config.anchor_check.clone(), !v.config.prior_mean),
-                    _ => (None, false),
-                };
+                let (check, var_only) = (m.fitted.anchor_check().cloned(), m.fitted.variance_only());
                 if m.latent_dim() < 2 {
                     return Err(Error::usage("theory needs a latent dimension of at least 2"));
                 }
@@ -664,10 +661,7 @@ fn study_cmd(cmd: StudyCmd) -> Result<()> {
 }
 
 fn model_anchor_check(m: &Model) -> Option<&crate::priors::AnchorCheck> {
-    match &m.fitted {
-        Fitted::Vae(v) => v.config.anchor_check.as_ref(),
-        _ => None,
-    }
+    m.fitted.anchor_check()
 }
 
 fn simulate_cmd(cmd: SimulateCmd) -> Result<()> {
@@ -711,6 +705,17 @@ fn inspect(m: &Model) -> Result<()> {
                 crate::outln!("anchor check  {}", check.message);
             }
             for a in &v.config.anchors {
+                crate::outln!("frozen prior  env {:>4}  mean {:?}  var {:?}", a.env, a.mean, a.var);
+            }
+        }
+        Fitted::FlowIvae(f) => {
+            crate::outln!("parameters    {}", f.params().count());
+            crate::outln!("generator     flow (exact likelihood), {}", serde_json::to_string(&f.config.flow).expect("serializes"));
+            crate::outln!("environments  {} ({} priors)", f.config.envs.len(), if f.config.prior_mean { "mean-variance" } else { "variance-only" });
+            if let Some(check) = &f.config.anchor_check {
+                crate::outln!("anchor check  {}", check.message);
+            }
+            for a in &f.config.anchors {
                 crate::outln!("frozen prior  env {:>4}  mean {:?}  var {:?}", a.env, a.mean, a.var);
             }
         }

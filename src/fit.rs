@@ -12,6 +12,19 @@ use crate::transforms::TransformKind;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
+/// The iVAE family's generator x = f(z).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratorArg {
+    /// `flow` for ivae / ivae-frozen on square data (latent dimension = the data's) with
+    /// environment labels and no option of the MLP generator changed; `mlp` otherwise.
+    Auto,
+    /// An MLP decoder with an encoder, trained on the ELBO (the official iVAE).
+    Mlp,
+    /// An invertible flow, trained by exact maximum likelihood (square, noiseless data).
+    Flow,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ObjectiveArg {
@@ -38,9 +51,13 @@ pub struct FitOptions {
     /// Splines act on [−B, B] (standardised units) and are the identity outside.
     #[arg(long, default_value_t = 4.0, help_heading = "Flows")]
     pub tail_bound: f64,
-    #[arg(long, default_value_t = 3, help_heading = "Flows")]
-    pub layers: usize,
+    /// Flow steps (default: 3 for flows, 5 for the iVAE family's flow generator).
+    #[arg(long, help_heading = "Flows")]
+    pub layers: Option<usize>,
     // --- iVAE family and factor analysis
+    /// ivae, ivae-frozen: the generator (auto: a flow on square data with environment labels).
+    #[arg(long, value_enum, default_value = "auto", help_heading = "iVAE family / factor analysis")]
+    pub generator: GeneratorArg,
     /// Latent dimension (default: the data's dimension).
     #[arg(long, help_heading = "iVAE family / factor analysis")]
     pub latent_dim: Option<usize>,
@@ -120,7 +137,8 @@ impl FitOptions {
             TransformArg::Affine => TransformKind::Affine,
             TransformArg::Spline => TransformKind::Spline { bins: self.bins, tail_bound: self.tail_bound },
         };
-        FlowConfig { dim, layers: self.layers, hidden: self.hidden, hidden_layers: self.hidden_layers, transform, triangular: kind == ModelKind::TmiFlow }
+        let layers = self.layers.unwrap_or(if matches!(kind, ModelKind::TmiFlow | ModelKind::Flow) { 3 } else { 5 });
+        FlowConfig { dim, layers, hidden: self.hidden, hidden_layers: self.hidden_layers, transform, triangular: kind == ModelKind::TmiFlow }
     }
     fn vae_options(&self, kind: ModelKind, obs_dim: usize) -> VaeOptions {
         let variant = match kind {
@@ -198,6 +216,12 @@ impl FitOptions {
                 return Err(crate::error::Error::usage(format!("{name} must be a finite number > 0, got {v}")));
             }
         }
+        if self.layers == Some(0) {
+            return Err(crate::error::Error::usage("--layers must be at least 1"));
+        }
+        if let Some(layers) = self.layers {
+            crate::error::check_values(&format!("--layers {layers} × --hidden {}", self.hidden), layers as u128 * (self.hidden as u128).pow(2))?;
+        }
         if self.transform == TransformArg::Spline && !(2..=63).contains(&self.bins) {
             return Err(crate::error::Error::usage(format!("--bins must be between 2 and 63 (the spline kernels' limit), got {}", self.bins)));
         }
@@ -214,6 +238,35 @@ impl FitOptions {
     }
 }
 
+/// Whether `fit` gives `kind` the iVAE family's flow generator on data of `obs_dim` columns
+/// with this u (`--generator`): explicit, or auto on square data with environment labels when
+/// no option of the MLP generator differs from its default.
+pub fn uses_flow_generator(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u: Option<&Aux>) -> Result<bool> {
+    let ivae = matches!(kind, ModelKind::Ivae | ModelKind::IvaeFrozen);
+    let square = opts.latent_dim.unwrap_or(obs_dim) == obs_dim;
+    let defaults = FitOptions::defaults();
+    let mlp_only = [
+        ("--decoder-var", opts.decoder_var != defaults.decoder_var),
+        ("--learn-decoder-var", opts.learn_decoder_var),
+        ("--no-standardize", opts.no_standardize),
+        ("--warm-start", opts.warm_start != defaults.warm_start),
+        ("--activation", opts.activation != defaults.activation),
+        ("--posterior", opts.posterior != defaults.posterior),
+        ("--objective", opts.objective != defaults.objective),
+        ("--freeze-after", opts.freeze_after.is_some()),
+    ];
+    let mlp_option = mlp_only.iter().find(|(_, changed)| *changed).map(|(name, _)| *name);
+    match opts.generator {
+        GeneratorArg::Mlp => Ok(false),
+        GeneratorArg::Auto => Ok(ivae && square && matches!(u, Some(Aux::Labels(_))) && mlp_option.is_none()),
+        GeneratorArg::Flow if !ivae => Err(crate::error::Error::usage(format!("--generator applies to ivae and ivae-frozen, not to {}", kind.name()))),
+        GeneratorArg::Flow => match mlp_option {
+            Some(name) => Err(crate::error::Error::usage(format!("{name} is an option of the MLP generator: drop it, or pass --generator mlp"))),
+            None => Ok(true),
+        },
+    }
+}
+
 /// Fit one model of `kind` with `seed`. `u_path` names the labels in error messages.
 pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seed: u64) -> Result<Model> {
     opts.validate()?;
@@ -224,6 +277,11 @@ pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Au
         ModelKind::TmiFlow | ModelKind::Flow => {
             let (flow, report) = crate::flows::fit::fit(opts.flow_config(kind, ds.x.cols), &ds.x, &train, progress)?;
             (Fitted::Flow(flow), report)
+        }
+        ModelKind::Ivae | ModelKind::IvaeFrozen if uses_flow_generator(kind, opts, ds.x.cols, u)? => {
+            let flow = opts.flow_config(kind, ds.x.cols);
+            let (m, report) = crate::ivae::fit::fit_flow_generator(&opts.vae_options(kind, ds.x.cols), flow, &ds.x, u, u_path, &train, progress)?;
+            (Fitted::FlowIvae(m), report)
         }
         ModelKind::Vae | ModelKind::Ivae | ModelKind::IvaeFrozen => {
             let (vae, report) = crate::ivae::fit::fit(&opts.vae_options(kind, ds.x.cols), &ds.x, u, u_path, &train, progress)?;

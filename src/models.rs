@@ -4,6 +4,7 @@ use crate::certificate::Certificate;
 use crate::error::{Error, Result};
 use crate::fa::FactorAnalysis;
 use crate::flows::{Flow, FlowConfig, Standardize};
+use crate::ivae::flow_generator::{FlowIvae, FlowIvaeConfig};
 use crate::ivae::{Vae, VaeConfig, Variant};
 use crate::io::Aux;
 use crate::matrix::Matrix;
@@ -62,7 +63,36 @@ impl ModelKind {
 pub enum Fitted {
     Flow(Flow),
     Vae(Vae),
+    /// ivae / ivae-frozen with the flow generator (exact likelihood).
+    FlowIvae(FlowIvae),
     Fa(FactorAnalysis),
+}
+
+impl Fitted {
+    /// The Thm 4.5 check of frozen anchors (ivae-frozen).
+    pub fn anchor_check(&self) -> Option<&crate::priors::AnchorCheck> {
+        match self {
+            Fitted::Vae(v) => v.config.anchor_check.as_ref(),
+            Fitted::FlowIvae(f) => f.config.anchor_check.as_ref(),
+            _ => None,
+        }
+    }
+    /// Whether the learned priors have their means fixed at 0 (variance-only modulation).
+    pub fn variance_only(&self) -> bool {
+        match self {
+            Fitted::Vae(v) => !v.config.prior_mean,
+            Fitted::FlowIvae(f) => !f.config.prior_mean,
+            _ => false,
+        }
+    }
+    /// Environment labels seen in training (the iVAE family with labels), else empty.
+    pub fn envs(&self) -> &[i64] {
+        match self {
+            Fitted::Vae(v) => &v.config.envs,
+            Fitted::FlowIvae(f) => &f.config.envs,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -70,6 +100,7 @@ pub enum Fitted {
 enum FileConfig {
     Flow { flow: FlowConfig, standardize: Standardize, train: TrainConfig },
     Vae { vae: VaeConfig, train: TrainConfig },
+    FlowIvae { ivae: FlowIvaeConfig, train: TrainConfig },
     Fa { fa: FactorAnalysis, train: TrainConfig },
 }
 
@@ -88,6 +119,7 @@ impl Model {
         match &self.fitted {
             Fitted::Flow(f) => f.config.dim,
             Fitted::Vae(v) => v.config.obs_dim,
+            Fitted::FlowIvae(f) => f.config.dim,
             Fitted::Fa(fa) => fa.loading.rows,
         }
     }
@@ -96,6 +128,7 @@ impl Model {
         match &self.fitted {
             Fitted::Flow(f) => f.config.dim,
             Fitted::Vae(v) => v.config.latent_dim,
+            Fitted::FlowIvae(f) => f.config.dim,
             Fitted::Fa(fa) => fa.loading.cols,
         }
     }
@@ -123,6 +156,13 @@ impl Model {
     pub fn encode_rows(&self, x: &Matrix, u: Option<&Aux>, u_path: &Path, sample: Option<&mut ChaCha8Rng>) -> Result<Matrix> {
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.encode(x)),
+            Fitted::FlowIvae(f) => {
+                if let Some(u) = u {
+                    u.check_rows(u_path, x.rows)?;
+                    self.check_aux(u, u_path)?;
+                }
+                Ok(f.encode(x))
+            }
             Fitted::Fa(fa) => Ok(fa.encode(x)),
             Fitted::Vae(v) => {
                 let onehot = v.u_features(u, x.rows, u_path)?;
@@ -136,6 +176,12 @@ impl Model {
     pub fn check_aux(&self, u: &Aux, u_path: &Path) -> Result<()> {
         match &self.fitted {
             Fitted::Vae(v) => v.check_u(u, u_path),
+            Fitted::FlowIvae(f) => match u {
+                Aux::Labels(l) => f.env_indices(l, u_path).map(|_| ()),
+                Aux::Continuous(m) => Err(Error::input(u_path, format!(
+                    "is a real-valued u ({} columns) but this model was trained with environment labels (integers, one column)", m.cols
+                ))),
+            },
             _ => Ok(()),
         }
     }
@@ -145,7 +191,7 @@ impl Model {
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.log_prob(x)),
             Fitted::Fa(fa) => Ok(fa.log_prob(x)),
-            Fitted::Vae(_) => Err(Error::usage(format!(
+            Fitted::Vae(_) | Fitted::FlowIvae(_) => Err(Error::usage(format!(
                 "{} has no closed-form log-density (it is trained on the ELBO, a lower bound); use a flow or fa for exact log-densities",
                 self.kind.name()
             ))),
@@ -157,6 +203,7 @@ impl Model {
         match &self.fitted {
             Fitted::Vae(v) if v.config.aux_dim > 0 => crate::io::AuxKind::Continuous,
             Fitted::Vae(v) if !v.config.envs.is_empty() => crate::io::AuxKind::Labels,
+            Fitted::FlowIvae(_) => crate::io::AuxKind::Labels,
             _ => crate::io::AuxKind::Auto,
         }
     }
@@ -168,6 +215,10 @@ impl Model {
                 self.check_aux(u, path)?;
                 Ok(v.sample(&v.u_features(Some(u), u.rows(), path)?, seed))
             }
+            Fitted::FlowIvae(f) => match u {
+                Aux::Labels(l) => Ok(f.sample(&f.env_indices(l, path)?, seed)),
+                Aux::Continuous(_) => self.check_aux(u, path).map(|_| unreachable!("a real-valued u is refused")),
+            },
             _ => Err(Error::usage(format!("{} has no u: sample with --n only", self.kind.name()))),
         }
     }
@@ -175,7 +226,7 @@ impl Model {
     /// n draws from the model. For the iVAE family `env` picks the environment's prior; without
     /// it, environments are drawn uniformly from those seen in training.
     pub fn sample(&self, n: usize, seed: u64, env: Option<i64>) -> Result<Matrix> {
-        if env.is_some() && !matches!(&self.fitted, Fitted::Vae(v) if !v.config.envs.is_empty()) {
+        if env.is_some() && self.fitted.envs().is_empty() {
             return Err(Error::usage(format!("--env applies to models with environment priors (the iVAE family), not to {}", self.kind.name())));
         }
         crate::error::check_values(&format!("--n {n} × {} columns", self.obs_dim()), n as u128 * self.obs_dim().max(self.latent_dim()) as u128)?;
@@ -201,6 +252,18 @@ impl Model {
                 let onehot = if envs.is_empty() { Matrix::zeros(n, 0) } else { v.one_hot(&labels, Path::new("--env"))? };
                 Ok(v.sample(&onehot, seed))
             }
+            Fitted::FlowIvae(f) => {
+                let envs = &f.config.envs;
+                let idx = match env {
+                    Some(e) => vec![f.env_indices(&[e], Path::new("--env"))?[0]; n],
+                    None => {
+                        use rand::Rng;
+                        let mut rng = stream(seed, 33);
+                        (0..n).map(|_| rng.random_range(0..envs.len())).collect()
+                    }
+                };
+                Ok(f.sample(&idx, seed))
+            }
         }
     }
 
@@ -208,6 +271,7 @@ impl Model {
         match &self.fitted {
             Fitted::Flow(f) => f.params.to_matrices(),
             Fitted::Vae(v) => v.params.to_matrices(),
+            Fitted::FlowIvae(f) => f.params().to_matrices(),
             Fitted::Fa(_) => Vec::new(), // all in the (f64-exact) JSON header
         }
     }
@@ -233,6 +297,7 @@ impl Model {
         let config = match &self.fitted {
             Fitted::Flow(f) => FileConfig::Flow { flow: f.config.clone(), standardize: f.standardize.clone(), train },
             Fitted::Vae(v) => FileConfig::Vae { vae: v.config.clone(), train },
+            Fitted::FlowIvae(f) => FileConfig::FlowIvae { ivae: f.config.clone(), train },
             Fitted::Fa(fa) => FileConfig::Fa { fa: fa.clone(), train },
         };
         let mut header = Header::new(
@@ -269,6 +334,12 @@ impl Model {
                 let params = take_params(&template.params, &mut tensors).map_err(bad)?;
                 (Fitted::Vae(Vae::from_parts(vae, params)), train)
             }
+            FileConfig::FlowIvae { ivae, train } => {
+                ivae.check(stored).map_err(|m| bad(format!("invalid configuration: {m}")))?;
+                let template = FlowIvae::template(ivae.clone());
+                let params = take_params(&template.params(), &mut tensors).map_err(bad)?;
+                (Fitted::FlowIvae(FlowIvae::from_parts(ivae, params)), train)
+            }
             FileConfig::Fa { fa, train } => {
                 fa.check().map_err(|m| bad(format!("invalid configuration: {m}")))?;
                 (Fitted::Fa(fa), train)
@@ -283,6 +354,14 @@ impl Model {
                         ModelKind::Ivae => Variant::Ivae,
                         ModelKind::IvaeFrozen => Variant::IvaeFrozen,
                         _ => return Err(bad(format!("kind {} with an iVAE-family configuration", kind.name()))),
+                    }
+            }
+            Fitted::FlowIvae(f) => {
+                f.config.variant
+                    == match kind {
+                        ModelKind::Ivae => Variant::Ivae,
+                        ModelKind::IvaeFrozen => Variant::IvaeFrozen,
+                        _ => return Err(bad(format!("kind {} with an iVAE flow-generator configuration", kind.name()))),
                     }
             }
             Fitted::Fa(fa) => fa.triangular == (kind == ModelKind::FaTri) && matches!(kind, ModelKind::Fa | ModelKind::FaTri),

@@ -9,7 +9,7 @@ use crate::fit::{FitOptions, fit_model};
 use crate::io::{Aux, Dataset};
 use crate::matrix::Matrix;
 use crate::metrics;
-use crate::models::{Fitted, Model, ModelKind};
+use crate::models::{Model, ModelKind};
 use crate::theory::sets::Indeterminacy;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -194,10 +194,7 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, 
 
 /// The theory's largest class for a fitted model, and its set's description.
 pub fn prediction(model: &Model) -> (Class, String) {
-    let (check, variance_only) = match &model.fitted {
-        Fitted::Vae(v) => (v.config.anchor_check.clone(), !v.config.prior_mean),
-        _ => (None, false),
-    };
+    let (check, variance_only) = (model.fitted.anchor_check().cloned(), model.fitted.variance_only());
     match crate::theory::catalogue::class_of(model.kind, model.latent_dim(), check.as_ref(), variance_only).map(|c| c.analyze()) {
         Some(v) => (Class::predicted(&v.set), v.description),
         None => (Class::NotIdentifiable, "unknown".into()),

@@ -127,10 +127,7 @@ impl PyModel {
     /// Environment labels seen in training (iVAE family with labels), else empty.
     #[getter]
     fn envs(&self) -> Vec<i64> {
-        match &self.model.fitted {
-            Fitted::Vae(v) => v.config.envs.clone(),
-            _ => Vec::new(),
-        }
+        self.model.fitted.envs().to_vec()
     }
     /// The training summary as JSON (`TrainReport`), with the fit's wall-clock `seconds` (kept
     /// out of model files, which are the same bytes for the same seed; 0 for a loaded model).
@@ -143,10 +140,7 @@ impl PyModel {
         self.model.certificate.as_ref().map(|c| serde_json::to_string(&serde_json::json!({"certificate": c, "message": c.message()})).expect("serializes"))
     }
     fn anchor_check_json(&self) -> Option<String> {
-        match &self.model.fitted {
-            Fitted::Vae(v) => v.config.anchor_check.as_ref().map(|c| serde_json::to_string(c).expect("serializes")),
-            _ => None,
-        }
+        self.model.fitted.anchor_check().map(|c| serde_json::to_string(c).expect("serializes"))
     }
     #[pyo3(signature = (x, u_labels=None, u_real=None, sample_seed=None))]
     fn encode<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>, u_labels: Option<PyReadonlyArray1<'py, i64>>, u_real: Option<PyReadonlyArray2<'py, f64>>, sample_seed: Option<u64>) -> PyResult<Bound<'py, PyArray2<f64>>> {

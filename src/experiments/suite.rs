@@ -109,7 +109,7 @@ fn e2(c: &Ctx) -> Result<Experiment> {
 
 fn flow_options(mode: Mode, dim: usize) -> FitOptions {
     let mut o = FitOptions::defaults();
-    (o.transform, o.layers, o.hidden, o.latent_dim) = (TransformArg::Spline, 3, 64, Some(dim));
+    (o.transform, o.layers, o.hidden, o.latent_dim) = (TransformArg::Spline, Some(3), 64, Some(dim));
     o.epochs = if mode == Mode::Quick { 20 } else { 40 };
     o
 }

@@ -85,14 +85,27 @@ impl Flow {
 
     /// Mean negative log-density of n rows of raw x and its gradient.
     pub fn nll_grad(&self, p: &HostParams, x: &[f32], n: usize) -> (f64, Vec<Vec<f32>>) {
+        let d = self.config.dim;
+        self.nll_grad_with_base(p, x, n, |z, _| {
+            let nll = z.chunks_exact(d).map(neg_log_normal).sum::<f64>();
+            (nll, z.to_vec())
+        })
+    }
+
+    /// Mean negative log-density of n rows of raw x under the base density `base` and its
+    /// gradient. `base(z, grads)` returns −Σ_i log p_base(z_i) and ∂/∂z of it (n × d); it may add
+    /// (already divided by n) the gradients of parameters of its own to `grads` (those after the
+    /// flow's own, which this function leaves at zero).
+    pub fn nll_grad_with_base(&self, p: &HostParams, x: &[f32], n: usize, base: impl FnOnce(&[f32], &mut [Vec<f32>]) -> (f64, Vec<f32>)) -> (f64, Vec<Vec<f32>>) {
         let (d, per) = (self.config.dim, self.config.transform.n_params());
         let k = self.made.n_tensors();
         let mut tapes = Vec::with_capacity(self.config.layers);
         let (z, log_det) = self.forward_cpu_inner(&p.values, x, n, true, Some(&mut tapes));
-        let nll: f64 = (0..n).map(|i| neg_log_normal(&z[i * d..(i + 1) * d]) - log_det[i]).sum::<f64>() / n as f64;
-        let inv_n = 1.0 / n as f32;
         let mut grads = p.zeros_like();
-        let mut g: Vec<f32> = z.iter().map(|&v| v * inv_n).collect();
+        let (base_nll, g_z) = base(&z, &mut grads[self.config.layers * k..]);
+        let nll = (base_nll - log_det.iter().sum::<f64>()) / n as f64;
+        let inv_n = 1.0 / n as f32;
+        let mut g: Vec<f32> = g_z.iter().map(|&v| v * inv_n).collect();
         for (l, t) in tapes.into_iter().enumerate().rev() {
             if self.reverses_after(l) {
                 for row in g.chunks_exact_mut(d) {

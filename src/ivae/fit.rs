@@ -271,6 +271,33 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
     }
 }
 
+/// Fit `ivae` / `ivae-frozen` with the flow generator (`super::flow_generator`): u must be
+/// environment labels, the latent dimension the data's, and ivae-frozen's anchors given by
+/// `--anchors`.
+pub fn fit_flow_generator(opts: &VaeOptions, flow: crate::flows::FlowConfig, x: &Matrix, aux: Option<&Aux>, u_path: &Path, train_cfg: &TrainConfig, show_progress: bool) -> Result<(super::flow_generator::FlowIvae, TrainReport)> {
+    let aux = checked_aux(opts.variant, aux, u_path, x.rows)?;
+    let Some(Aux::Labels(u)) = aux else {
+        return Err(Error::usage("the flow generator needs environment labels u; a real-valued u needs the MLP generator's prior network (--generator mlp)"));
+    };
+    if opts.latent_dim != x.cols {
+        return Err(Error::usage(format!("the flow generator maps the data's {} coordinates to as many latent ones: --latent-dim {} needs --generator mlp", x.cols, opts.latent_dim)));
+    }
+    let frozen = opts.variant == Variant::IvaeFrozen;
+    let (anchors, anchor_check) = match (frozen, &opts.anchors) {
+        (false, _) => (Vec::new(), None),
+        (true, Some(path)) => {
+            let mut envs = u.clone();
+            envs.sort_unstable();
+            envs.dedup();
+            let (a, c) = checked_anchors(priors::read_anchors(path)?, path, &envs, opts.latent_dim, opts.allow_weak)?;
+            (a, Some(c))
+        }
+        (true, None) => return Err(Error::usage("ivae-frozen needs exactly one of --anchors priors.json or --freeze-after EPOCHS (the latter trains the MLP generator: --generator mlp)")),
+    };
+    let spec = super::flow_generator::FitSpec { variant: opts.variant, flow, prior_mean: opts.prior_mean || frozen, anchors, anchor_check, labels: u };
+    super::flow_generator::fit(spec, x, train_cfg, show_progress)
+}
+
 /// Environment index of each label, and the anchors with their environments' indices.
 fn env_indices<'a>(config: &'a VaeConfig, u: &[i64]) -> (Vec<usize>, Vec<(usize, &'a EnvPrior)>) {
     let env = u.iter().map(|l| config.envs.binary_search(l).expect("labels are the envs")).collect();
@@ -284,13 +311,25 @@ pub const STABILITY_RESAMPLES: usize = 20;
 /// `init::anchor_stability` for a fitted model on its training data (x as given, labels u
 /// checked against the model's environments), with the model's own standardisation.
 pub fn anchor_stability(vae: &Vae, x: &Matrix, u: &[i64], threshold: f64, seed: u64) -> Option<(usize, usize)> {
-    let config = &vae.config;
-    if config.anchors.is_empty() || u.len() != x.rows || u.iter().any(|l| config.envs.binary_search(l).is_err()) {
+    let c = &vae.config;
+    anchor_stability_of(c.standardize.as_ref(), &c.envs, &c.anchors, c.latent_dim, x, u, threshold, seed)
+}
+
+/// `anchor_stability` for the flow generator's model (`flow_generator::FlowIvae`).
+pub fn anchor_stability_flow(model: &super::flow_generator::FlowIvae, x: &Matrix, u: &[i64], threshold: f64, seed: u64) -> Option<(usize, usize)> {
+    let c = &model.config;
+    anchor_stability_of(Some(&c.standardize), &c.envs, &c.anchors, c.dim, x, u, threshold, seed)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn anchor_stability_of(standardize: Option<&crate::standardize::Standardize>, envs: &[i64], anchors: &[EnvPrior], d: usize, x: &Matrix, u: &[i64], threshold: f64, seed: u64) -> Option<(usize, usize)> {
+    if anchors.is_empty() || u.len() != x.rows || u.iter().any(|l| envs.binary_search(l).is_err()) {
         return None;
     }
-    let x = config.standardize.as_ref().map_or_else(|| x.clone(), |s| s.apply(x));
-    let (env, anchors) = env_indices(config, u);
-    super::init::anchor_stability(&x, &env, config.n_envs(), config.latent_dim, &anchors, STABILITY_RESAMPLES, threshold, &mut train::stream(seed, train::STREAM_WARM))
+    let x = standardize.map_or_else(|| x.clone(), |s| s.apply(x));
+    let env: Vec<usize> = u.iter().map(|l| envs.binary_search(l).expect("checked")).collect();
+    let anchors: Vec<(usize, &EnvPrior)> = anchors.iter().map(|a| (envs.binary_search(&a.env).expect("anchors checked"), a)).collect();
+    super::init::anchor_stability(&x, &env, envs.len(), d, &anchors, STABILITY_RESAMPLES, threshold, &mut train::stream(seed, train::STREAM_WARM))
 }
 
 /// Start the networks at the linear code of `init` (the prior tables of learned environments at

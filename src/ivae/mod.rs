@@ -12,6 +12,7 @@ mod backprop;
 pub mod fit;
 pub mod init;
 pub mod warm;
+pub mod flow_generator;
 pub mod weighted;
 
 use crate::error::{Error, Result};
