@@ -271,6 +271,7 @@ pub fn uses_flow_generator(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u
 pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seed: u64) -> Result<Model> {
     opts.validate()?;
     opts.check_applies(kind, ds.x.cols)?;
+    let flow_generator = uses_flow_generator(kind, opts, ds.x.cols, u)?;
     let train = opts.train_config(seed);
     let progress = !opts.quiet;
     let (fitted, report) = match kind {
@@ -278,7 +279,7 @@ pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Au
             let (flow, report) = crate::flows::fit::fit(opts.flow_config(kind, ds.x.cols), &ds.x, &train, progress)?;
             (Fitted::Flow(flow), report)
         }
-        ModelKind::Ivae | ModelKind::IvaeFrozen if uses_flow_generator(kind, opts, ds.x.cols, u)? => {
+        ModelKind::Ivae | ModelKind::IvaeFrozen if flow_generator => {
             let flow = opts.flow_config(kind, ds.x.cols);
             let (m, report) = crate::ivae::fit::fit_flow_generator(&opts.vae_options(kind, ds.x.cols), flow, &ds.x, u, u_path, &train, progress)?;
             (Fitted::FlowIvae(m), report)

@@ -367,3 +367,69 @@ fn bad_real_valued_u_is_a_clear_error() {
     std::fs::write(&labels, "1\n".repeat(200)).unwrap();
     expect_input_error(&["encode", "--model", &model, "--data", &x, "--aux", p(&labels), "--aux-kind", "labels", "--out", p(&dir.join("z.npy"))], &["labels.csv", "integer labels", "real-valued u of 2"]);
 }
+
+/// The flow generator (the default on square data with labels): a default ivae-frozen fit on
+/// small nonlinear data recovers z, encodes without u (g⁻¹ is a function of x alone) and with it
+/// to the same codes, samples per environment, and `inspect` names the generator.
+#[test]
+fn the_flow_generator_recovers_z_and_encodes_without_u() {
+    let dir = scratch("flow_generator");
+    let data = dir.join("data");
+    let sim = ["simulate", "ivae", "--modulation", "mean-variance", "--latent-dim", "3", "--obs-dim", "3", "--segments", "12", "--per-segment", "400", "--seed", "5", "--out", p(&data)];
+    assert!(strongid(&sim).status.success());
+    let model = dir.join("m.safetensors");
+    let out = strongid(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&data.join("priors.json")), "--epochs", "60", "--out", p(&model), "--quiet"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("certified (≥ 0.95)"), "{text}");
+    let m = strongid::models::Model::load(&model).unwrap();
+    assert!(matches!(m.fitted, strongid::models::Fitted::FlowIvae(_)) && !m.needs_labels());
+    let ds = strongid::io::Dataset::load(&data).unwrap();
+    let without = m.encode(&ds.x, None, Path::new("u"), None).unwrap();
+    let with = m.encode(&ds.x, ds.u.as_ref(), Path::new("u"), None).unwrap();
+    assert_eq!(without.data, with.data);
+    let s = strongid::metrics::evaluate(ds.z.as_ref().unwrap(), &without).unwrap();
+    eprintln!("flow generator, small nonlinear data: {s:?}");
+    assert!(s.strong_mcc >= 0.95, "strong_mcc {}", s.strong_mcc);
+    let codes = dir.join("z.npy");
+    assert!(strongid(&["encode", "--model", p(&model), "--data", p(&data.join("x.npy")), "--out", p(&codes)]).status.success());
+    let from_cli = strongid::io::read_matrix(&codes).unwrap();
+    assert!(from_cli.max_abs_diff(&without) < 1e-5, "CLI codes differ from the library's by {}", from_cli.max_abs_diff(&without));
+    let samples = m.sample(500, 3, Some(4)).unwrap();
+    assert_eq!((samples.rows, samples.cols), (500, 3));
+    // Samples of environment 4 encode back to its prior (mean within 4 standard errors).
+    let z = m.encode(&samples, None, Path::new("u"), None).unwrap();
+    let prior = strongid::priors::read_anchors(&data.join("priors.json")).unwrap().into_iter().find(|a| a.env == 4).unwrap();
+    for j in 0..3 {
+        let mean = z.col(j).iter().sum::<f64>() / 500.0;
+        assert!((mean - prior.mean[j]).abs() < 4.0 * (prior.var[j] / 500.0).sqrt(), "coordinate {j}: sample code mean {mean} vs prior {}", prior.mean[j]);
+    }
+    let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
+    assert!(inspect.contains("generator     flow"), "{inspect}");
+    expect_input_error(&["encode", "--model", p(&model), "--data", p(&data), "--aux", p(&dir.join("nope.npy")), "--out", p(&codes), "--force"], &["nope.npy"]);
+}
+
+/// `--generator` refusals: each names what is wrong and what to do.
+#[test]
+fn generator_options_that_cannot_apply_are_refused() {
+    let dir = scratch("generator_refusals");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "ivae", "--latent-dim", "3", "--obs-dim", "3", "--segments", "4", "--per-segment", "100", "--out", p(&data)]).status.success());
+    let out = p(&dir.join("m.safetensors")).to_string();
+    let fit = |extra: &[&str]| -> Vec<String> { ["fit"].iter().chain(extra).chain(&["--data", p(&data), "--out", &out]).map(|s| s.to_string()).collect() };
+    let expect = |args: Vec<String>, needles: &[&str]| expect_input_error(&args.iter().map(String::as_str).collect::<Vec<_>>(), needles);
+    expect(fit(&["vae", "--generator", "flow"]), &["--generator applies to ivae and ivae-frozen"]);
+    expect(fit(&["ivae", "--generator", "flow", "--latent-dim", "2"]), &["as many latent ones", "--generator mlp"]);
+    expect(fit(&["ivae", "--generator", "flow", "--posterior", "diagonal"]), &["--posterior is an option of the MLP generator"]);
+    expect(fit(&["ivae", "--generator", "flow", "--layers", "0"]), &["--layers must be at least 1"]);
+    let u = dir.join("u_real.npy");
+    strongid::io::write_npy(&u, &strongid::Matrix::from_fn(400, 2, |i, j| (i + j) as f64 / 400.0)).unwrap();
+    expect(fit(&["ivae", "--generator", "flow", "--aux", p(&u)]), &["needs environment labels"]);
+    // Auto falls back to the MLP generator when its options are given or the data are not square.
+    for extra in [&["--posterior", "diagonal"][..], &["--latent-dim", "2"][..]] {
+        let args: Vec<String> = fit(&["ivae", "--epochs", "1", "--restarts", "1", "--quiet", "--force"]).into_iter().chain(extra.iter().map(|s| s.to_string())).collect();
+        let o = strongid(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(matches!(strongid::models::Model::load(&dir.join("m.safetensors")).unwrap().fitted, strongid::models::Fitted::Vae(_)), "{extra:?}");
+    }
+}

@@ -215,6 +215,8 @@ class _WithU:
         return as_aux(u, n)
 
     def _aux_for_transform(self, u, n):
+        if u is None and not self.model_.needs_u:
+            return None, None  # the flow generator: the code g⁻¹(x) is a function of x alone
         if u is None:
             raise ValueError(f"{type(self).__name__}.transform needs u (the encoder is q(z | x, u))")
         return as_aux(u, n)
@@ -233,11 +235,14 @@ class _WithU:
 
 class IVAE(_WithU, _Estimator):
     """The identifiable VAE (Khemakhem et al. 2020): priors p(z | u) learned per environment (or a
-    network λ(u) for a real-valued u); identifiable up to affine maps of T(z) (Prop. 4.3)."""
+    network λ(u) for a real-valued u); identifiable up to affine maps of T(z) (Prop. 4.3).
+    ``generator``: "auto" (a flow fitted by exact likelihood on square data with environment
+    labels, unless an option of the MLP generator is changed), "mlp" or "flow"; ``layers``: the
+    flow generator's steps (5)."""
 
     _kind = "ivae"
 
-    def __init__(self, latent_dim=None, modulation="mean-variance", hidden=64, hidden_layers=2, activation="lrelu", decoder_var=0.01,
+    def __init__(self, latent_dim=None, modulation="mean-variance", generator="auto", layers=None, hidden=64, hidden_layers=2, activation="lrelu", decoder_var=0.01,
                  learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=100, batch=256, lr=3e-3, patience=10,
                  val_fraction=0.1, random_state=0, verbose=False, restarts=None):
         _store(self, locals())
@@ -246,11 +251,12 @@ class IVAE(_WithU, _Estimator):
 class FrozenIVAE(_WithU, _Estimator):
     """iVAE with the priors of anchor environments frozen (Thm 4.5): strongly identifiable when the
     anchors' natural-parameter contrasts span K. ``anchors``: a list of {"env", "mean", "var"}
-    dicts or a priors.json path; or ``freeze_after`` epochs of learning them first."""
+    dicts or a priors.json path; or ``freeze_after`` epochs of learning them first (MLP generator).
+    ``generator`` and ``layers`` as for IVAE."""
 
     _kind = "ivae-frozen"
 
-    def __init__(self, anchors=None, freeze_after=None, anchor_envs=None, allow_weak=False, latent_dim=None, hidden=64, hidden_layers=2,
+    def __init__(self, anchors=None, freeze_after=None, anchor_envs=None, allow_weak=False, latent_dim=None, generator="auto", layers=None, hidden=64, hidden_layers=2,
                  activation="lrelu", decoder_var=0.01, learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=100,
                  batch=256, lr=3e-3, patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
         _store(self, locals())

@@ -168,3 +168,17 @@ def test_sample_and_score(tmi, lin):
     iv = strongid.FrozenIVAE(anchors=lin.priors, latent_dim=2, epochs=3).fit(lin.X, lin.u)
     assert iv.sample(4, env=int(lin.u[0])).shape == (4, 10)
     assert not hasattr(iv, "score_samples"), "the ELBO only bounds the log-density"
+
+
+def test_the_flow_generator_is_the_default_on_square_data_and_encodes_without_u():
+    d = strongid.simulate.ivae(latent_dim=3, obs_dim=3, segments=8, per_segment=300, modulation="mean-variance", random_state=4)
+    est = strongid.FrozenIVAE(anchors=d.priors, epochs=30).fit(d.X, d.u)
+    assert not est.model_.needs_u
+    z = est.transform(d.X)
+    assert z.tobytes() == est.transform(d.X, d.u).tobytes()
+    assert strongid.metrics.strong_mcc(d.z, z) > 0.9
+    mlp = strongid.FrozenIVAE(anchors=d.priors, generator="mlp", epochs=2, restarts=1).fit(d.X, d.u)
+    with pytest.raises(ValueError, match="needs u"):
+        mlp.transform(d.X)
+    with pytest.raises(ValueError, match="option of the MLP generator"):
+        strongid.IVAE(generator="flow", posterior="diagonal").fit(d.X, d.u)
