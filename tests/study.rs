@@ -135,3 +135,79 @@ fn the_slurm_script_is_valid_bash_and_covers_every_index_once() {
     expect_input_error(&["study", "plan", p(&bad), "--out", p(&dir.join("x"))], &["bad.json", "not a study file", "unknown field `extra`"]);
     expect_input_error(&["study", "run", p(&s), "--index", "99"], &["--index 99: the study has 8 tasks"]);
 }
+
+/// The experiment suite's fits as study files (`studies/`): each plans, with the suite's
+/// settings as row labels, and the misspecified settings marked.
+#[test]
+fn the_shipped_suite_studies_plan_with_the_suites_rows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("studies");
+    let dir = scratch("suite_studies");
+    let mut counts = Vec::new();
+    for (file, tasks) in [("e1.json", 20), ("e2.json", 40), ("e3.json", 60), ("e4.json", 5), ("e6.json", 15)] {
+        let out = dir.join(file);
+        ok(&["study", "plan", p(&root.join(file)), "--out", p(&out)]);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        let entries = v["tasks"].as_array().unwrap();
+        assert_eq!(entries.len(), tasks, "{file}");
+        counts.push(entries.len());
+        for t in entries {
+            let task = &t["task"];
+            assert!(task["setting"].is_string(), "{file}: every row is labelled as in the suite");
+            let misspecified = task["misspecified"].as_bool().unwrap_or(false);
+            let setting = task["setting"].as_str().unwrap();
+            assert_eq!(misspecified, setting.contains("reversed") || setting.contains("wrong anchors"), "{file}: {setting}");
+        }
+    }
+    assert_eq!(counts.iter().sum::<usize>(), 140);
+}
+
+/// Study features the suite's files use: per-dataset model lists, per-model restarts, a reversed
+/// variable order, deliberately wrong anchors, misspecified rows and a titled single table.
+#[test]
+fn dataset_transforms_wrong_anchors_and_titled_tables_collect() {
+    let dir = scratch("study_features");
+    let file = dir.join("study.json");
+    std::fs::write(&file, r#"{
+      "name": "EX", "title": "features", "claim": "a claim",
+      "datasets": [
+        {"name": "tmi", "setting": "right order", "simulate": "tmi", "recipe": {"dim": 2, "n": 1500}, "data_seeds": [3], "models": ["tmi-flow"]},
+        {"name": "tmi-r", "setting": "reversed order", "simulate": "tmi", "recipe": {"dim": 2, "n": 1500}, "data_seeds": [3], "transform": "reverse-columns", "misspecified": true, "models": ["tmi-flow"]},
+        {"name": "lin", "setting": "wrong anchors", "simulate": "linear-env", "recipe": {"envs": 3, "per_env": 300, "latent_dim": 2, "obs_dim": 4}, "misspecified": true, "models": ["frozen"]}
+      ],
+      "models": [
+        {"name": "tmi-flow", "kind": "tmi-flow", "options": ["--epochs", "15", "--hidden", "16"]},
+        {"name": "frozen", "kind": "ivae-frozen", "options": ["--epochs", "5", "--hidden", "16", "--latent-dim", "2"], "anchors": "true", "anchor_means": [0.5, 1.0], "restarts": 3}
+      ],
+      "seeds": [0]
+    }"#).unwrap();
+    let dir_s = dir.join("s");
+    ok(&["study", "plan", p(&file), "--out", p(&dir_s)]);
+    assert_eq!(manifest_ids(&dir_s).len(), 3);
+    ok(&["study", "run", p(&dir_s), "--all", "--quiet"]);
+    ok(&["study", "collect", p(&dir_s)]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir_s.join("results.json")).unwrap()).unwrap();
+    let exps = v["experiments"].as_array().unwrap();
+    assert_eq!(exps.len(), 1, "one titled table");
+    assert_eq!((exps[0]["id"].as_str(), exps[0]["title"].as_str(), exps[0]["claim"].as_str()), (Some("EX"), Some("features"), Some("a claim")));
+    let rows = exps[0]["rows"].as_array().unwrap();
+    let get = |s: &str| rows.iter().find(|r| r["setting"] == s).unwrap_or_else(|| panic!("row {s}"));
+    assert_eq!(get("right order")["misspecified"], false);
+    assert_eq!(get("reversed order")["misspecified"], true);
+    assert_eq!(get("wrong anchors")["best_of"], 3);
+    // The reversed order's code is not the true latent; the right order's is.
+    let strong = |s: &str| get(s)["strong_mcc"]["mean"].as_f64().unwrap();
+    assert!(strong("right order") > 0.9 && strong("reversed order") < strong("right order") - 0.2, "{} vs {}", strong("right order"), strong("reversed order"));
+    // Wrong anchors: restarts agree, but the code is an affine image of z shifted by the wrong means.
+    let rmse = get("wrong anchors")["identity_rmse"]["mean"].as_f64().unwrap();
+    assert!(rmse > 0.5, "identity_rmse {rmse}");
+    let md = std::fs::read_to_string(dir_s.join("results.md")).unwrap();
+    assert!(md.contains("misspecified: not checked"), "{md}");
+    expect_input_error(&["study", "plan", p(&write(&dir, "bad1.json", r#"{"name": "b", "datasets": [{"name": "d", "simulate": "tmi", "recipe": {"dim": 2, "n": 10}, "transform": "shuffle"}], "models": [{"name": "m", "kind": "tmi-flow"}], "seeds": [0]}"#)), "--out", p(&dir.join("b1"))], &["unknown transform 'shuffle'"]);
+    expect_input_error(&["study", "plan", p(&write(&dir, "bad2.json", r#"{"name": "b", "datasets": [{"name": "d", "simulate": "tmi", "recipe": {"dim": 2, "n": 10}, "models": ["nope"]}], "models": [{"name": "m", "kind": "tmi-flow"}], "seeds": [0]}"#)), "--out", p(&dir.join("b2"))], &["no model named 'nope'"]);
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let f = dir.join(name);
+    std::fs::write(&f, text).unwrap();
+    f
+}

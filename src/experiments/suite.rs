@@ -158,19 +158,9 @@ fn e4(c: &Ctx) -> Result<Experiment> {
     let mut e = experiment("E4", "TMI generator with independent non-Gaussian sources (Prop. 5.2)",
         "With learned independent priors a TMI generator is identifiable up to component-wise increasing maps, with no permutation: a tmi-flow (which absorbs the marginals into its map to N(0, I)) recovers each source through an increasing map — Spearman at the identity alignment ≈ 1, Pearson below it.");
     let (d, n) = (3, if mode == Mode::Quick { 4000 } else { 20_000 });
-    let g = simulate::tmi::TmiGenerator::random(d, &mut crate::train::stream(4, 20));
-    let mut rng = crate::train::stream(4, 21);
-    use rand::Rng;
     // Sources: uniform, exponential, Laplace — independent, non-Gaussian.
-    let z = Matrix::from_fn(n, d, |_, j| {
-        let u: f64 = rng.random_range(1e-12..1.0);
-        match j {
-            0 => 2.0 * u - 1.0,
-            1 => -u.ln() - 1.0,
-            _ => if u < 0.5 { (2.0 * u).ln() } else { -(2.0 * (1.0 - u)).ln() },
-        }
-    });
-    let ds = Dataset { x: g.apply(&z), z: Some(z.clone()), u: None, meta: None };
+    let ds = simulate::tmi::simulate_mixed_sources(d, n, 4)?;
+    let z = ds.z.clone().expect("simulated");
     let row = evaluate_kind(c, &format!("d = {d}, n = {n}"), "tmi-flow (spline)", ModelKind::TmiFlow, &flow_options(mode, d), &ds, Path::new("u"), &seeds(mode), 1)?;
     let code = row.first_code.clone();
     let signed_spearman: f64 = {

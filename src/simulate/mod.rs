@@ -22,7 +22,11 @@ pub fn from_recipe(which: &str, recipe: &serde_json::Value, noise: Option<f64>) 
     let get = |k: &str| recipe.get(k).and_then(|v| v.as_u64()).map(|v| v as usize).ok_or_else(|| bad(format!("needs a non-negative integer '{k}'")));
     let seed = recipe.get("seed").and_then(|v| v.as_u64()).unwrap_or(0);
     match which {
-        "tmi" => Ok((tmi::simulate(get("dim")?, get("n")?, seed)?.0, None)),
+        "tmi" => match recipe.get("sources").and_then(|v| v.as_str()) {
+            None | Some("gaussian") => Ok((tmi::simulate(get("dim")?, get("n")?, seed)?.0, None)),
+            Some("mixed") => Ok((tmi::simulate_mixed_sources(get("dim")?, get("n")?, seed)?, None)),
+            Some(other) => Err(bad(format!("sources '{other}' (gaussian or mixed)"))),
+        },
         "gaussian" => Ok((gaussian::simulate(get("dim")?, get("n")?, seed)?.dataset, None)),
         "linear-env" => {
             let noise = noise.or_else(|| recipe.get("noise").and_then(|v| v.as_f64())).unwrap_or(0.1);

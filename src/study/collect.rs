@@ -13,6 +13,10 @@ use std::path::Path;
 /// group; unfinished groups are listed as a note). Returns (rows written, tasks missing).
 pub fn collect(dir: &Path, out: &Path) -> Result<(usize, usize)> {
     let m = read_manifest(dir)?;
+    // A titled study (the experiment suite's files) is one table.
+    let study_path = dir.join("study.json");
+    let study: Option<super::StudyFile> = std::fs::read_to_string(&study_path).ok().map(|t| serde_json::from_str(&t)).transpose().map_err(|e| Error::input(&study_path, format!("not a study file: {e}")))?;
+    let titled = study.as_ref().and_then(|s| s.title.clone().map(|t| (t, s.claim.clone().unwrap_or_default())));
     // Groups in manifest order: (dataset name, setting, model name) → tasks.
     let mut groups: Vec<((String, String, String), Vec<&super::ManifestEntry>)> = Vec::new();
     for e in &m.tasks {
@@ -25,10 +29,14 @@ pub fn collect(dir: &Path, out: &Path) -> Result<(usize, usize)> {
     let mut experiments: Vec<Experiment> = Vec::new();
     let (mut rows_written, mut missing) = (0, 0);
     for ((dataset, setting, model), entries) in groups {
-        let exp = match experiments.iter().position(|e| e.id == dataset) {
+        let (id, title, claim) = match &titled {
+            Some((title, claim)) => (m.name.clone(), title.clone(), claim.clone()),
+            None => (dataset.clone(), format!("study {}", m.name), String::new()),
+        };
+        let exp = match experiments.iter().position(|e| e.id == id) {
             Some(i) => i,
             None => {
-                experiments.push(Experiment { id: dataset.clone(), title: format!("study {}", m.name), claim: String::new(), rows: Vec::new(), tables: Vec::new(), notes: Vec::new(), figures: Vec::new(), seconds: 0.0 });
+                experiments.push(Experiment { id, title, claim, rows: Vec::new(), tables: Vec::new(), notes: Vec::new(), figures: Vec::new(), seconds: 0.0 });
                 experiments.len() - 1
             }
         };
@@ -79,7 +87,7 @@ fn row(setting: &str, model: &str, results: &[TaskResult], codes: &[Matrix]) -> 
         probe: probe_class,
         predicted,
         consistent: probe_class <= predicted,
-        misspecified: false,
+        misspecified: results[0].task.misspecified,
         // Results are exact (the same bytes on any scheduler): timings are not part of them.
         fit_seconds: Stat::of(&[0.0]),
         per_seed,

@@ -30,6 +30,12 @@ pub struct StudyFile {
     /// Restarts per fit (default: `fit`'s, 2 for the iVAE variants, else 1).
     #[serde(default)]
     pub restarts: Option<usize>,
+    /// With a title, `collect` writes one table of all rows, titled, with this claim (the
+    /// experiment suite's files), instead of one table per dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 /// Data: a simulator recipe with one or more data seeds, or a file / dataset directory.
@@ -49,6 +55,20 @@ pub struct DatasetSpec {
     /// another task).
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// The rows' label (default: the name and the data seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+    /// "reverse-columns": fit on x with its coordinates in reverse order (a misspecified
+    /// variable ordering for triangular models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
+    /// Names of the models to fit on this dataset (default: all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
+    /// Outside the theory's assumptions on purpose (a wrong ordering, wrong anchors): its rows are
+    /// reported, not checked against the theory.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub misspecified: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,6 +84,12 @@ pub struct ModelSpec {
     /// ivae-frozen: "true" for the simulated dataset's true priors, or a priors.json path.
     #[serde(default)]
     pub anchors: Option<String>,
+    /// With anchors "true": their means mapped μ → a μ + b ([a, b]), deliberately wrong anchors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_means: Option<[f64; 2]>,
+    /// Restarts for this model (overrides the study's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<usize>,
 }
 
 /// Where a task's data come from.
@@ -78,6 +104,14 @@ pub enum DataSource {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub dataset: String,
+    /// The dataset's row label, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+    /// The dataset's transform (`DatasetSpec::transform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub misspecified: bool,
     pub data: DataSource,
     pub model: ModelSpec,
     pub seed: u64,
@@ -94,6 +128,9 @@ impl Task {
     }
     /// The dataset as rows group it (with its data seed).
     pub fn setting(&self) -> String {
+        if let Some(s) = &self.setting {
+            return s.clone();
+        }
         match &self.data {
             DataSource::Simulated { recipe, .. } => format!("{} (data seed {})", self.dataset, recipe.get("seed").and_then(|s| s.as_u64()).unwrap_or(0)),
             DataSource::File { .. } => self.dataset.clone(),
@@ -142,6 +179,9 @@ pub fn expand(study: &StudyFile, base: &Path) -> Result<Vec<Task>> {
         if crate::models::ModelKind::parse(&m.kind).is_none() {
             return Err(Error::usage(format!("model '{}': unknown kind '{}'", m.name, m.kind)));
         }
+        if m.anchor_means.is_some() && m.anchors.as_deref() != Some("true") {
+            return Err(Error::usage(format!("model '{}': anchor_means applies to anchors \"true\"", m.name)));
+        }
         if m.options.iter().any(|o| o == "--seed" || o.starts_with("--seed=")) {
             return Err(Error::usage(format!("model '{}': --seed is set by the study's seeds", m.name)));
         }
@@ -149,6 +189,12 @@ pub fn expand(study: &StudyFile, base: &Path) -> Result<Vec<Task>> {
     }
     let mut tasks = Vec::new();
     for d in &study.datasets {
+        if let Some(t) = d.transform.as_deref().filter(|t| *t != "reverse-columns") {
+            return Err(Error::usage(format!("dataset '{}': unknown transform '{t}' (reverse-columns)", d.name)));
+        }
+        if let Some(unknown) = d.models.iter().flatten().find(|n| !study.models.iter().any(|m| &m.name == *n)) {
+            return Err(Error::usage(format!("dataset '{}': no model named '{unknown}'", d.name)));
+        }
         let sources: Vec<DataSource> = match (&d.simulate, &d.path) {
             (Some(sim), None) => d
                 .data_seeds
@@ -168,9 +214,19 @@ pub fn expand(study: &StudyFile, base: &Path) -> Result<Vec<Task>> {
             _ => return Err(Error::usage(format!("dataset '{}': give exactly one of \"simulate\" (with a recipe) or \"path\"", d.name))),
         };
         for data in sources {
-            for m in &study.models {
+            for m in study.models.iter().filter(|m| d.models.as_ref().is_none_or(|names| names.contains(&m.name))) {
                 for &seed in &study.seeds {
-                    tasks.push(Task { dataset: d.name.clone(), data: data.clone(), model: m.clone(), seed, restarts: study.restarts, strongid_version: env!("CARGO_PKG_VERSION").into() });
+                    tasks.push(Task {
+                        dataset: d.name.clone(),
+                        setting: d.setting.clone(),
+                        transform: d.transform.clone(),
+                        misspecified: d.misspecified,
+                        data: data.clone(),
+                        model: m.clone(),
+                        seed,
+                        restarts: m.restarts.or(study.restarts),
+                        strongid_version: env!("CARGO_PKG_VERSION").into(),
+                    });
                 }
             }
         }

@@ -30,6 +30,15 @@ pub struct TaskResult {
 
 /// The data of a task: its dataset and, for simulated data, the true priors.
 pub fn task_data(task: &Task) -> Result<(Dataset, Option<Vec<crate::priors::EnvPrior>>)> {
+    let (mut ds, priors) = source_data(task)?;
+    if task.transform.as_deref() == Some("reverse-columns") {
+        let (n, d) = (ds.x.rows, ds.x.cols);
+        ds.x = crate::matrix::Matrix::from_fn(n, d, |i, j| ds.x.get(i, d - 1 - j));
+    }
+    Ok((ds, priors))
+}
+
+fn source_data(task: &Task) -> Result<(Dataset, Option<Vec<crate::priors::EnvPrior>>)> {
     match &task.data {
         DataSource::Simulated { simulate, recipe } => crate::simulate::from_recipe(simulate, recipe, None),
         DataSource::File { path, content } => {
@@ -111,7 +120,10 @@ pub fn compute(entry: &ManifestEntry, work: &Path, quiet: bool) -> Result<(TaskR
     match task.model.anchors.as_deref() {
         None => {}
         Some("true") => {
-            let priors = priors.ok_or_else(|| Error::usage(format!("model '{}': anchors \"true\" needs simulated data with environments", task.model.name)))?;
+            let mut priors = priors.ok_or_else(|| Error::usage(format!("model '{}': anchors \"true\" needs simulated data with environments", task.model.name)))?;
+            if let Some([a, b]) = task.model.anchor_means {
+                priors.iter_mut().for_each(|p| p.mean.iter_mut().for_each(|m| *m = a * *m + b));
+            }
             let p = work.join("priors.json");
             crate::priors::write_anchors(&p, &priors)?;
             args.extend(["--anchors".to_string(), p.display().to_string()]);
