@@ -607,26 +607,16 @@ fn study_cmd(cmd: StudyCmd) -> Result<()> {
         }
         StudyCmd::Run { dir, index, task, all, quiet } => {
             if all {
-                // Every unfinished task; a failed one is recorded (failed/ID.txt) and the run goes on.
-                let m = study::read_manifest(&dir)?;
-                let (mut ran, mut failed) = (0, 0);
-                for e in &m.tasks {
-                    match study::run_task(&dir, Some(e.index), None, quiet) {
-                        Ok(true) => {
-                            ran += 1;
-                            crate::outln!("task {} ({}): done", e.index, e.id);
-                        }
-                        Ok(false) => {}
-                        Err(err @ (Error::Interrupted { .. } | Error::ClosedStdout)) => return Err(err),
-                        Err(err) => {
-                            failed += 1;
-                            eprintln!("task {} ({}) failed: {err}", e.index, e.id);
-                        }
-                    }
+                // Every unfinished task, several at once; a failed one is recorded (failed/ID.txt)
+                // and the run goes on.
+                let r = study::run_all(&dir, quiet, |e| eprintln!("task {} ({}): done", e.index, e.id))?;
+                for (i, err) in &r.failed {
+                    eprintln!("task {i} failed: {err}");
                 }
-                crate::outln!("{ran} tasks run, {failed} failed, {} already done", m.tasks.len() - ran - failed);
+                let (ran, failed) = (r.ran.len(), r.failed.len());
+                crate::outln!("{ran} tasks run, {failed} failed, {} already done", r.total - ran - failed);
                 if failed > 0 {
-                    return Err(Error::usage(format!("{failed} of {} tasks failed (strongid study status {} lists them)", m.tasks.len(), dir.display())));
+                    return Err(Error::usage(format!("{failed} of {} tasks failed (strongid study status {} lists them)", r.total, dir.display())));
                 }
             } else {
                 let what = index.map_or_else(|| format!("task {}", task.clone().unwrap_or_default()), |i| format!("task {i}"));

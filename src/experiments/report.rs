@@ -23,7 +23,8 @@ fn cells(r: &Row) -> Vec<String> {
         r.vs_truth.describe().into(),
         format!("{}{}", r.probe.describe(), if r.misspecified { " (misspecified: not checked)" } else if r.consistent { "" } else { " (exceeds theory!)" }),
         r.predicted.describe().into(),
-        format!("{:.1}", r.fit_seconds.mean),
+        // Rows from the study engine carry no timings (their results are exact).
+        if r.fit_seconds.mean > 0.0 { format!("{:.1}", r.fit_seconds.mean) } else { "—".into() },
     ]
 }
 

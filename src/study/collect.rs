@@ -12,6 +12,16 @@ use std::path::Path;
 /// `strongid study collect DIR --out OUT`: the finished tasks' rows (a row needs every seed of its
 /// group; unfinished groups are listed as a note). Returns (rows written, tasks missing).
 pub fn collect(dir: &Path, out: &Path) -> Result<(usize, usize)> {
+    let (experiments, rows_written, missing) = collect_experiments(dir)?;
+    let m = read_manifest(dir)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    crate::experiments::write_report(&experiments, &format!("study {}", m.name), None, out)?;
+    Ok((rows_written, missing))
+}
+
+/// The finished tasks' rows as the suite's experiments (not written), with the rows written and
+/// the tasks missing.
+pub fn collect_experiments(dir: &Path) -> Result<(Vec<Experiment>, usize, usize)> {
     let m = read_manifest(dir)?;
     // A titled study (the experiment suite's files) is one table.
     let study_path = dir.join("study.json");
@@ -56,9 +66,7 @@ pub fn collect(dir: &Path, out: &Path) -> Result<(usize, usize)> {
         experiments[exp].rows.push(row(&setting, &model, &results, &codes)?);
         rows_written += 1;
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    crate::experiments::write_report(&experiments, &format!("study {}", m.name), None, out)?;
-    Ok((rows_written, missing))
+    Ok((experiments, rows_written, missing))
 }
 
 fn row(setting: &str, model: &str, results: &[TaskResult], codes: &[Matrix]) -> Result<Row> {
@@ -91,7 +99,7 @@ fn row(setting: &str, model: &str, results: &[TaskResult], codes: &[Matrix]) -> 
         // Results are exact (the same bytes on any scheduler): timings are not part of them.
         fit_seconds: Stat::of(&[0.0]),
         per_seed,
-        curve: Vec::new(),
+        curve: results[0].curve.clone(),
         first_code: codes[0].clone(),
     })
 }

@@ -10,8 +10,8 @@
 mod collect;
 mod run;
 
-pub use collect::{collect, slurm_script};
-pub use run::{Status, TaskResult, compute, run_task, status, write_result};
+pub use collect::{collect, collect_experiments, slurm_script};
+pub use run::{RunAll, Status, TaskResult, compute, run_all, run_task, status, task_data, write_result};
 
 use crate::error::{Error, Result};
 use crate::io::Fnv1a;

@@ -26,6 +26,9 @@ pub struct TaskResult {
     pub best_epoch: usize,
     pub epochs_run: usize,
     pub certificate: Option<crate::certificate::Certificate>,
+    /// Validation loss per epoch of the kept fit (the training curve).
+    #[serde(default)]
+    pub curve: Vec<f64>,
 }
 
 /// The data of a task: its dataset and, for simulated data, the true priors.
@@ -161,8 +164,46 @@ pub fn compute(entry: &ManifestEntry, work: &Path, quiet: bool) -> Result<(TaskR
         best_epoch: model.report.best_epoch,
         epochs_run: model.report.epochs_run,
         certificate: model.certificate.clone(),
+        curve: model.report.val_loss.clone(),
     };
     Ok((result, code))
+}
+
+/// What `run_all` did: tasks run now, tasks that failed (index, error), of `total`.
+#[derive(Debug, Default)]
+pub struct RunAll {
+    pub ran: Vec<usize>,
+    pub failed: Vec<(usize, String)>,
+    pub total: usize,
+}
+
+/// Run every unfinished task of the study in `dir`, several at once (rayon's threads; a task's
+/// result does not depend on what runs beside it). A failed task is recorded (`failed/ID.txt`)
+/// and the others go on; an interruption (Ctrl-C) stops the run with that error.
+pub fn run_all(dir: &Path, quiet: bool, on_done: impl Fn(&ManifestEntry) + Sync) -> Result<RunAll> {
+    use rayon::prelude::*;
+    let m = read_manifest(dir)?;
+    let outcomes: Vec<(usize, Result<bool>)> = m
+        .tasks
+        .par_iter()
+        .map(|e| {
+            let r = run_task(dir, Some(e.index), None, quiet);
+            if matches!(r, Ok(true)) {
+                on_done(e);
+            }
+            (e.index, r)
+        })
+        .collect();
+    let mut done = RunAll { total: m.tasks.len(), ..Default::default() };
+    for (i, r) in outcomes {
+        match r {
+            Ok(true) => done.ran.push(i),
+            Ok(false) => {}
+            Err(err @ (Error::Interrupted { .. } | Error::ClosedStdout)) => return Err(err),
+            Err(err) => done.failed.push((i, err.to_string())),
+        }
+    }
+    Ok(done)
 }
 
 /// Tasks by state.
