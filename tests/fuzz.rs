@@ -317,21 +317,26 @@ fn seed_models(d: &Path) -> Vec<PathBuf> {
     let mut opts = FitOptions::defaults();
     (opts.hidden, opts.epochs, opts.quiet, opts.bins, opts.layers) = (4, 2, true, 3, Some(1));
     let mut out = Vec::new();
-    for (kind, extra) in [
-        (ModelKind::TmiFlow, None),
-        (ModelKind::IvaeFrozen, Some(priors.clone())),
-        (ModelKind::Ivae, None),
-        (ModelKind::FaTri, None),
+    // (kind, anchors, flow generator: the iVAE on square data, all 4 coordinates as latents)
+    for (kind, extra, flow) in [
+        (ModelKind::TmiFlow, None, false),
+        (ModelKind::IvaeFrozen, Some(priors.clone()), false),
+        (ModelKind::Ivae, None, false),
+        (ModelKind::Ivae, None, true),
+        (ModelKind::FaTri, None, false),
     ] {
         let mut o = FitOptions { anchors: extra, ..opts.clone() };
-        if kind != ModelKind::TmiFlow {
+        if kind != ModelKind::TmiFlow && !flow {
             o.latent_dim = Some(2);
         }
-        if kind == ModelKind::Ivae {
+        if kind == ModelKind::Ivae && !flow {
             o.warm_start = 0;
         }
+        if flow {
+            o.generator = strongid::fit::GeneratorArg::Flow;
+        }
         let m = fit_model(kind, &o, ds, ds.u.as_ref(), Path::new("u"), 0).unwrap();
-        let p = d.join(format!("{}.safetensors", kind.name()));
+        let p = d.join(format!("{}{}.safetensors", kind.name(), if flow { "-flow-generator" } else { "" }));
         m.save(&p).unwrap();
         out.push(p);
     }
