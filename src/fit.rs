@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::flows::FlowConfig;
 use crate::io::{Aux, AuxKind, Dataset};
-use crate::ivae::{Variant, fit::VaeOptions};
+use crate::ivae::fit::VaeOptions;
 use crate::models::{Fitted, Model, ModelKind};
 use crate::nn::Activation;
 use crate::simulate::ivae::Modulation;
@@ -141,13 +141,8 @@ impl FitOptions {
         FlowConfig { dim, layers, hidden: self.hidden, hidden_layers: self.hidden_layers, transform, triangular: kind == ModelKind::TmiFlow }
     }
     fn vae_options(&self, kind: ModelKind, obs_dim: usize) -> VaeOptions {
-        let variant = match kind {
-            ModelKind::Vae => Variant::Vae,
-            ModelKind::Ivae => Variant::Ivae,
-            _ => Variant::IvaeFrozen,
-        };
         VaeOptions {
-            variant,
+            variant: kind.ivae_variant().expect("iVAE-family options for an iVAE-family kind"),
             latent_dim: self.latent_dim.unwrap_or(obs_dim),
             hidden: self.hidden,
             hidden_layers: self.hidden_layers,

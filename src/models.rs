@@ -54,6 +54,15 @@ impl ModelKind {
             ModelKind::FaTri => "fa-tri",
         }
     }
+    /// The iVAE family's variant of this kind (None outside the family).
+    pub fn ivae_variant(self) -> Option<Variant> {
+        match self {
+            ModelKind::Vae => Some(Variant::Vae),
+            ModelKind::Ivae => Some(Variant::Ivae),
+            ModelKind::IvaeFrozen => Some(Variant::IvaeFrozen),
+            _ => None,
+        }
+    }
     pub fn parse(name: &str) -> Option<ModelKind> {
         ModelKind::ALL.into_iter().find(|k| k.name() == name)
     }
@@ -347,23 +356,9 @@ impl Model {
         };
         let matches = match &fitted {
             Fitted::Flow(f) => f.config.triangular == (kind == ModelKind::TmiFlow) && matches!(kind, ModelKind::TmiFlow | ModelKind::Flow),
-            Fitted::Vae(v) => {
-                v.config.variant
-                    == match kind {
-                        ModelKind::Vae => Variant::Vae,
-                        ModelKind::Ivae => Variant::Ivae,
-                        ModelKind::IvaeFrozen => Variant::IvaeFrozen,
-                        _ => return Err(bad(format!("kind {} with an iVAE-family configuration", kind.name()))),
-                    }
-            }
-            Fitted::FlowIvae(f) => {
-                f.config.variant
-                    == match kind {
-                        ModelKind::Ivae => Variant::Ivae,
-                        ModelKind::IvaeFrozen => Variant::IvaeFrozen,
-                        _ => return Err(bad(format!("kind {} with an iVAE flow-generator configuration", kind.name()))),
-                    }
-            }
+            Fitted::Vae(v) => kind.ivae_variant() == Some(v.config.variant),
+            // The flow generator has no VAE variant (its prior is per environment).
+            Fitted::FlowIvae(f) => f.config.variant != Variant::Vae && kind.ivae_variant() == Some(f.config.variant),
             Fitted::Fa(fa) => fa.triangular == (kind == ModelKind::FaTri) && matches!(kind, ModelKind::Fa | ModelKind::FaTri),
         };
         if !matches {

@@ -283,18 +283,18 @@ pub fn fit_flow_generator(opts: &VaeOptions, flow: crate::flows::FlowConfig, x: 
         return Err(Error::usage(format!("the flow generator maps the data's {} coordinates to as many latent ones: --latent-dim {} needs --generator mlp", x.cols, opts.latent_dim)));
     }
     let frozen = opts.variant == Variant::IvaeFrozen;
+    let mut envs = u.clone();
+    envs.sort_unstable();
+    envs.dedup();
     let (anchors, anchor_check) = match (frozen, &opts.anchors) {
         (false, _) => (Vec::new(), None),
         (true, Some(path)) => {
-            let mut envs = u.clone();
-            envs.sort_unstable();
-            envs.dedup();
             let (a, c) = checked_anchors(priors::read_anchors(path)?, path, &envs, opts.latent_dim, opts.allow_weak)?;
             (a, Some(c))
         }
         (true, None) => return Err(Error::usage("ivae-frozen needs exactly one of --anchors priors.json or --freeze-after EPOCHS (the latter trains the MLP generator: --generator mlp)")),
     };
-    let spec = super::flow_generator::FitSpec { variant: opts.variant, flow, prior_mean: opts.prior_mean || frozen, anchors, anchor_check, labels: u };
+    let spec = super::flow_generator::FitSpec { variant: opts.variant, flow, prior_mean: opts.prior_mean || frozen, anchors, anchor_check, envs, labels: u };
     super::flow_generator::fit(spec, x, train_cfg, show_progress)
 }
 

@@ -284,6 +284,8 @@ pub struct FitSpec<'a> {
     /// Checked anchors (ivae-frozen) and their check.
     pub anchors: Vec<EnvPrior>,
     pub anchor_check: Option<AnchorCheck>,
+    /// The labels' distinct values, sorted (a prior table row each), and each row's label.
+    pub envs: Vec<i64>,
     pub labels: &'a [i64],
 }
 
@@ -295,9 +297,7 @@ pub fn fit(spec: FitSpec, x: &Matrix, train_cfg: &TrainConfig, show_progress: bo
     if spec.flow.dim != d {
         return Err(Error::usage(format!("the flow generator maps the data's {d} dimensions to as many latent ones, not {}", spec.flow.dim)));
     }
-    let mut envs = spec.labels.to_vec();
-    envs.sort_unstable();
-    envs.dedup();
+    let envs = spec.envs.clone();
     let env: Vec<usize> = spec.labels.iter().map(|l| envs.binary_search(l).expect("labels are the envs")).collect();
     let m = envs.len();
     let standardize = Standardize::fit_training_rows(x, train_cfg)?;
