@@ -252,11 +252,7 @@ impl Model {
                 let labels: Vec<i64> = match env {
                     Some(e) => vec![e; n],
                     None if envs.is_empty() => Vec::new(),
-                    None => {
-                        use rand::Rng;
-                        let mut rng = stream(seed, 33);
-                        (0..n).map(|_| envs[rng.random_range(0..envs.len())]).collect()
-                    }
+                    None => uniform_envs(n, envs.len(), seed).into_iter().map(|i| envs[i]).collect(),
                 };
                 let onehot = if envs.is_empty() { Matrix::zeros(n, 0) } else { v.one_hot(&labels, Path::new("--env"))? };
                 Ok(v.sample(&onehot, seed))
@@ -265,11 +261,7 @@ impl Model {
                 let envs = &f.config.envs;
                 let idx = match env {
                     Some(e) => vec![f.env_indices(&[e], Path::new("--env"))?[0]; n],
-                    None => {
-                        use rand::Rng;
-                        let mut rng = stream(seed, 33);
-                        (0..n).map(|_| rng.random_range(0..envs.len())).collect()
-                    }
+                    None => uniform_envs(n, envs.len(), seed),
                 };
                 Ok(f.sample(&idx, seed))
             }
@@ -373,6 +365,13 @@ impl Model {
         };
         Ok(Model { kind, fitted, train, report, certificate })
     }
+}
+
+/// n environment indices in 0..m drawn uniformly for `sample` without `--env` (its own stream).
+fn uniform_envs(n: usize, m: usize, seed: u64) -> Vec<usize> {
+    use rand::Rng;
+    let mut rng = stream(seed, 33);
+    (0..n).map(|_| rng.random_range(0..m)).collect()
 }
 
 /// Move the tensors named by `template` out of `tensors`, checking their shapes.

@@ -55,7 +55,7 @@ fn fitted(c: &Ctx, id: &str) -> Result<(Experiment, std::path::PathBuf)> {
     let file = studies.join(format!("{id}.json"));
     crate::io::atomic_write(&file, |w| w.write_all(text.as_bytes()))?;
     let manifest = crate::study::plan(&file, &dir)?;
-    let kept = manifest.tasks.iter().filter(|t| dir.join("results").join(format!("{}.json", t.id)).exists()).count();
+    let kept = crate::study::status(&dir)?.done.len();
     if kept > 0 {
         eprintln!("  {kept} of {} tasks kept from an earlier run ({})", manifest.tasks.len(), dir.display());
     }
