@@ -4,13 +4,14 @@
 use super::Flow;
 use crate::nn::HostParams;
 use crate::nn::cpu::MlpTape;
-use crate::transforms::{LANES, TransformKind};
+use crate::transforms::{LANES, Lanes, TransformKind};
 
 struct StepTape {
     input: Vec<f32>,
     theta: Vec<f32>,
-    /// The transform's per-element tape (`TransformKind::tape_len` floats each).
-    cache: Vec<f32>,
+    /// The transform's tape, 16 rows at a time: block b's coordinate j has its `tape_len` lane
+    /// arrays at `(b · d + j) · tape_len`.
+    cache: Vec<Lanes>,
     made: MlpTape,
 }
 
@@ -28,8 +29,8 @@ impl Flow {
         let k = self.made.n_tensors();
         let mut h = self.standardized(x);
         // The transform's tape, only when there is a backward pass.
-        let cache_len = if tape.is_some() { n * d * tl } else { 0 };
-        let mut cache = vec![0.0f32; cache_len];
+        let cache_len = if tape.is_some() { n.div_ceil(LANES) * d * tl } else { 0 };
+        let mut cache = vec![[0.0f32; LANES]; cache_len];
         let mut log_det = vec![self.standardize.log_det(); n];
         for l in 0..self.config.layers {
             let mut y = vec![0.0f32; n * d];
@@ -57,7 +58,7 @@ impl Flow {
                 }
             }
             if let Some(t) = tape.as_deref_mut() {
-                let cache = std::mem::replace(&mut cache, vec![0.0f32; cache_len]);
+                let cache = std::mem::replace(&mut cache, vec![[0.0f32; LANES]; cache_len]);
                 t.push(StepTape { input: std::mem::replace(&mut h, y), theta, cache, made: made_tape });
             } else {
                 h = y;
@@ -115,7 +116,7 @@ impl Flow {
             let mut g_theta = vec![0.0f32; n * d * per];
             let mut g_in = vec![0.0f32; n * d];
             let transform = self.config.transform;
-            backward_elems(transform, &t, &g, -inv_n, &mut g_in, &mut g_theta);
+            backward_elems(transform, &t, d, &g, -inv_n, &mut g_in, &mut g_theta);
             let via_made = self.made.mlp().backward_cpu(&p.values[l * k..(l + 1) * k], t.made, g_theta, &mut grads[l * k..(l + 1) * k], l > 0);
             if let Some(extra) = via_made {
                 for (a, b) in g_in.iter_mut().zip(extra) {
@@ -132,8 +133,8 @@ crate::simd_fn! {
     /// One step's transform on every element, 16 rows at a time (`TransformKind::forward_lanes`,
     /// the same bits as `forward_elem`), adding each row's log-derivatives into `log_det`.
     /// Parameter q of coordinate j of row i is `theta[i * row_stride + (j * P + q) * col_stride]`.
-    /// When `tape` is not empty it receives each element's `tape_len` floats for the backward pass.
-    fn forward_transform(transform: TransformKind, h: &[f32], theta: &[f32], row_stride: usize, col_stride: usize, y: &mut [f32], log_det: &mut [f64], want_log_det: bool, tape: &mut [f32]) {
+    /// When `tape` is not empty it receives each block's `tape_len` lane arrays (`StepTape::cache`).
+    fn forward_transform(transform: TransformKind, h: &[f32], theta: &[f32], row_stride: usize, col_stride: usize, y: &mut [f32], log_det: &mut [f64], want_log_det: bool, tape: &mut [Lanes]) {
         let n = log_det.len();
         let (d, per, tl) = (y.len() / n.max(1), transform.n_params(), transform.tape_len());
         let mut scratch = transform.lane_scratch();
@@ -163,11 +164,8 @@ crate::simd_fn! {
                     row_ld[l] += f64::from(ll[l]);
                 }
                 if !tape.is_empty() {
-                    for (k, values) in scratch.tape().iter().enumerate().take(tl) {
-                        for l in 0..m {
-                            tape[((i0 + l) * d + j) * tl + k] = values[l];
-                        }
-                    }
+                    let at = (i0 / LANES * d + j) * tl;
+                    tape[at..at + tl].copy_from_slice(&scratch.tape()[..tl]);
                 }
             }
             for l in 0..m {
@@ -178,8 +176,10 @@ crate::simd_fn! {
 }
 
 crate::simd_fn! {
-    /// The backward pass of `forward_transform` (ℓ's upstream gradient `gl` is the same for all).
-    fn backward_elems(transform: TransformKind, t: &StepTape, g: &[f32], gl: f32, g_in: &mut [f32], g_theta: &mut [f32]) {
+    /// The backward pass of `forward_transform` (ℓ's upstream gradient `gl` is the same for all);
+    /// `g_theta` arrives zeroed. The spline runs 16 rows at a time (`backward_lanes`, the same bits
+    /// as `backward_elem`), gathering and scattering its row-major parameters with a stride.
+    fn backward_elems(transform: TransformKind, t: &StepTape, d: usize, g: &[f32], gl: f32, g_in: &mut [f32], g_theta: &mut [f32]) {
         let (per, tl) = (transform.n_params(), transform.tape_len());
         if transform == TransformKind::Affine {
             // The variant fixed at compile time: a branch-free loop the compiler vectorises.
@@ -188,9 +188,36 @@ crate::simd_fn! {
             }
             return;
         }
-        for (e, gx) in g_in.iter_mut().enumerate() {
-            let th = &t.theta[e * per..(e + 1) * per];
-            *gx = transform.backward_elem(t.input[e], th, &t.cache[e * tl..(e + 1) * tl], g[e], gl, &mut g_theta[e * per..(e + 1) * per]);
+        let n = g_in.len() / d;
+        let mut scratch = transform.lane_scratch();
+        // Lanes past the last row keep earlier (finite) values; their results are dropped.
+        let (mut x, mut gy) = ([0.0f32; LANES], [0.0f32; LANES]);
+        let mut theta = vec![[0.0f32; LANES]; per];
+        let mut g_th = vec![[0.0f32; LANES]; per];
+        for i0 in (0..n).step_by(LANES) {
+            let m = LANES.min(n - i0);
+            for j in 0..d {
+                for l in 0..m {
+                    x[l] = t.input[(i0 + l) * d + j];
+                    gy[l] = g[(i0 + l) * d + j];
+                }
+                for (q, th) in theta.iter_mut().enumerate() {
+                    for (l, v) in th.iter_mut().enumerate().take(m) {
+                        *v = t.theta[((i0 + l) * d + j) * per + q];
+                    }
+                }
+                g_th.iter_mut().for_each(|v| *v = [0.0; LANES]);
+                let at = (i0 / LANES * d + j) * tl;
+                let gx = transform.backward_lanes(&x, &theta, &t.cache[at..at + tl], &gy, gl, &mut g_th, &mut scratch);
+                for l in 0..m {
+                    g_in[(i0 + l) * d + j] = gx[l];
+                }
+                for (q, gt) in g_th.iter().enumerate() {
+                    for (l, v) in gt.iter().enumerate().take(m) {
+                        g_theta[((i0 + l) * d + j) * per + q] = *v;
+                    }
+                }
+            }
         }
     }
 }

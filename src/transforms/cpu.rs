@@ -20,7 +20,7 @@ fn softplus(x: f32) -> f32 {
     x.max(0.0) + ln_f32(1.0 + exp_f32(-x.abs()))
 }
 #[inline(always)]
-fn sigmoid(x: f32) -> f32 {
+pub(super) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp_f32(-x))
 }
 
@@ -148,13 +148,13 @@ pub(super) struct Rq {
 }
 
 /// `Rq::grads`: dL/d(height, d0, d1, width, left knot, x) of one bin.
-struct RqGrads {
-    g_h: f32,
-    g_d0: f32,
-    g_d1: f32,
-    g_w: f32,
-    g_x0: f32,
-    g_x: f32,
+pub(super) struct RqGrads {
+    pub g_h: f32,
+    pub g_d0: f32,
+    pub g_d1: f32,
+    pub g_w: f32,
+    pub g_x0: f32,
+    pub g_x: f32,
 }
 
 impl Rq {
@@ -174,7 +174,7 @@ impl Rq {
     /// The partials of L through this bin, given gy = dL/dy and gl = dL/dℓ: in the bin's height,
     /// end derivatives, width and left knot, and in x (ℓ enters only through its partials).
     #[inline(always)]
-    fn grads(&self, w: f32, h: f32, d0: f32, d1: f32, gy: f32, gl: f32) -> RqGrads {
+    pub(super) fn grads(&self, w: f32, h: f32, d0: f32, d1: f32, gy: f32, gl: f32) -> RqGrads {
         let Rq { s, xi_raw, xi, q, den, a, dnum, .. } = *self;
         // Partials of y and ℓ in (y0, h, s, d0, d1, ξ); s = h/w and ξ = (x − x0)/w follow below.
         let den2 = den * den;

@@ -6,7 +6,7 @@
 //! gather. The operations are those of `cpu.rs` in the same order, so the results are the same
 //! bits (tested).
 use super::TransformKind;
-use super::cpu::{MIN_BIN, MIN_DERIVATIVE, Rq, affine_scale, knot_derivative, shift_for};
+use super::cpu::{MIN_BIN, MIN_DERIVATIVE, Rq, RqGrads, affine_scale, knot_derivative, shift_for, sigmoid};
 use crate::fastmath::{exp_f32, ln_f32};
 
 pub const LANES: usize = 16;
@@ -105,6 +105,119 @@ fn spline_lanes(x: &Lanes, theta: &[Lanes], bins: usize, bound: f32, sc: &mut Sc
     (y, ld)
 }
 
+impl TransformKind {
+    /// The spline's backward pass on 16 elements: `backward_elem` on each lane, the same bits
+    /// (tested). `tape` is what `forward_lanes` left (`Scratch::tape`), `gy` = dL/dy, `gl` = dL/dℓ;
+    /// adds dL/dθ into `g_theta` (which must hold exact zeros where nothing is added, as the
+    /// scalar pass's fresh buffer does) and returns dL/dx. Affine: use `backward_elem`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_lanes(&self, x: &Lanes, theta: &[Lanes], tape: &[Lanes], gy: &Lanes, gl: f32, g_theta: &mut [Lanes], sc: &mut Scratch) -> Lanes {
+        let TransformKind::Spline { bins, tail_bound } = *self else { panic!("backward_lanes is the spline's") };
+        spline_backward_lanes(x, theta, tape, gy, gl, bins, tail_bound as f32, g_theta, sc)
+    }
+}
+
+/// The scalar `cpu::spline` backward pass with every quantity an array over the lanes; the bin
+/// is found by the same select walk as the forward pass, and the two scatters into the bin's
+/// knots become selects over all knots.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn spline_backward_lanes(x: &Lanes, theta: &[Lanes], tape: &[Lanes], gy: &Lanes, gl: f32, bins: usize, bound: f32, g_theta: &mut [Lanes], sc: &mut Scratch) -> Lanes {
+    let Scratch { xs, ys, deriv: g_knots, .. } = sc;
+    let (sw, sh) = (&tape[..bins], &tape[bins..2 * bins]);
+    knots_lanes(sw, bound, xs);
+    knots_lanes(sh, bound, ys);
+    // The bin k (as a float: exact for k < 2²⁴) and its knots; u0, u1: the raw parameters of
+    // the derivatives at knots k and k + 1 (used only where those knots are interior).
+    let du = &theta[2 * bins..];
+    let (mut x0, mut x1, mut y0, mut y1) = (xs[0], xs[1], ys[0], ys[1]);
+    let (mut u0, mut u1, mut k) = (du[0], du[0], [0.0f32; LANES]);
+    for i in 1..bins {
+        let (xw, yw, fi) = ((&xs[i], &xs[i + 1]), (&ys[i], &ys[i + 1]), i as f32);
+        let (ua, ub) = (&du[i - 1], &du[i.min(bins - 2)]);
+        for l in 0..LANES {
+            let m = x[l] >= xw.0[l];
+            x0[l] = if m { xw.0[l] } else { x0[l] };
+            x1[l] = if m { xw.1[l] } else { x1[l] };
+            y0[l] = if m { yw.0[l] } else { y0[l] };
+            y1[l] = if m { yw.1[l] } else { y1[l] };
+            u0[l] = if m { ua[l] } else { u0[l] };
+            u1[l] = if m { ub[l] } else { u1[l] };
+            k[l] = if m { fi } else { k[l] };
+        }
+    }
+    let c = shift_for(MIN_DERIVATIVE);
+    let last = (bins - 1) as f32;
+    let mut g_x = [0.0f32; LANES];
+    // dL/d(left knot, right knot) in x and in y, and the derivative terms, per lane.
+    let (mut gx0, mut gx1, mut gy0, mut gy1, mut gd0, mut gd1) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
+    for l in 0..LANES {
+        let d0 = if k[l] == 0.0 { 1.0 } else { knot_derivative(u0[l], c) };
+        let d1 = if k[l] == last { 1.0 } else { knot_derivative(u1[l], c) };
+        let (w, h) = (x1[l] - x0[l], y1[l] - y0[l]);
+        let rq = Rq::new(x[l], x0[l], w, y0[l], h, d0, d1);
+        let RqGrads { g_h, g_d0, g_d1, g_w, g_x0, g_x: gx } = rq.grads(w, h, d0, d1, gy[l], gl);
+        let inside = x[l].abs() <= bound;
+        g_x[l] = if inside { gx } else { gy[l] };
+        // Outside the tails nothing flows to θ (selects, not products: a product could be NaN).
+        gx0[l] = if inside { g_x0 - g_w } else { 0.0 };
+        gx1[l] = if inside { g_w } else { 0.0 };
+        gy0[l] = if inside { gy[l] - g_h } else { 0.0 };
+        gy1[l] = if inside { g_h } else { 0.0 };
+        gd0[l] = if inside && k[l] > 0.0 { g_d0 * sigmoid(u0[l] + c) } else { 0.0 };
+        gd1[l] = if inside && k[l] < last { g_d1 * sigmoid(u1[l] + c) } else { 0.0 };
+    }
+    // Scatter into the knots (0 + a + 0 = a: the scalar pass's `+=` into zeros, bit for bit).
+    for (pair, (g_left, g_right)) in [(gx0, gx1), (gy0, gy1)].iter().enumerate().map(|(p, g)| (p, (g.0, g.1))) {
+        for (i, gk) in g_knots.iter_mut().enumerate() {
+            let fi = i as f32;
+            for l in 0..LANES {
+                let a = if k[l] == fi { g_left[l] } else { 0.0 };
+                let b = if k[l] + 1.0 == fi { g_right[l] } else { 0.0 };
+                gk[l] = (0.0 + a) + b;
+            }
+        }
+        let soft = if pair == 0 { sw } else { sh };
+        knots_backward_lanes(g_knots, soft, bound, &mut g_theta[pair * bins..(pair + 1) * bins]);
+    }
+    for (i, gt) in g_theta[2 * bins..].iter_mut().enumerate() {
+        let fi = (i + 1) as f32;
+        for l in 0..LANES {
+            let v = if k[l] == fi { gd0[l] } else if k[l] + 1.0 == fi { gd1[l] } else { 0.0 };
+            gt[l] += v;
+        }
+    }
+    g_x
+}
+
+/// `cpu::knots_backward` on each lane.
+#[inline(always)]
+fn knots_backward_lanes(g_knots: &[Lanes], soft: &[Lanes], bound: f32, g_u: &mut [Lanes]) {
+    let k = soft.len();
+    let mut g_w = [[0.0f32; LANES]; 64];
+    let mut suffix = [0.0f32; LANES];
+    for m in (0..k).rev() {
+        for l in 0..LANES {
+            if m + 1 < k {
+                suffix[l] += g_knots[m + 1][l];
+            }
+            g_w[m][l] = suffix[l] * 2.0 * bound * (1.0 - MIN_BIN * k as f32);
+        }
+    }
+    let mut dot = [0.0f32; LANES];
+    for (s, w) in soft.iter().zip(&g_w) {
+        for l in 0..LANES {
+            dot[l] += s[l] * w[l];
+        }
+    }
+    for ((g, s), w) in g_u.iter_mut().zip(soft).zip(&g_w) {
+        for l in 0..LANES {
+            g[l] += s[l] * (w[l] - dot[l]);
+        }
+    }
+}
+
 /// `cpu::softmax` on each lane.
 #[inline(always)]
 fn softmax_lanes(u: &[Lanes], soft: &mut [Lanes]) {
@@ -174,6 +287,38 @@ mod tests {
                             assert_eq!(lane_tape, tape, "{kind:?} lane {l} tape");
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The spline's lane backward pass equals `backward_elem` on every lane, bit for bit: dL/dx
+    /// and every dL/dθ, inside and outside the tails, with extreme parameters.
+    #[test]
+    fn backward_lanes_match_the_scalar_pass_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for kind in [TransformKind::Spline { bins: 2, tail_bound: 3.0 }, TransformKind::Spline { bins: 8, tail_bound: 4.0 }, TransformKind::Spline { bins: 21, tail_bound: 2.5 }] {
+            let per = kind.n_params();
+            let mut scratch = kind.lane_scratch();
+            for block in 0..300 {
+                let scale = if block % 10 == 0 { 40.0 } else { 3.0 };
+                let x: Lanes = std::array::from_fn(|_| rng.random_range(-6.0f32..6.0));
+                let gy: Lanes = std::array::from_fn(|_| rng.random_range(-2.0f32..2.0));
+                let gl = rng.random_range(-1.0f32..1.0);
+                let theta: Vec<Lanes> = (0..per).map(|_| std::array::from_fn(|_| rng.random_range(-scale..scale))).collect();
+                kind.forward_lanes(&x, &theta, &mut scratch, true);
+                let tape = scratch.tape().to_vec();
+                let mut g_theta = vec![[0.0f32; LANES]; per];
+                let gx = kind.backward_lanes(&x, &theta, &tape, &gy, gl, &mut g_theta, &mut scratch);
+                for l in 0..LANES {
+                    let th: Vec<f32> = theta.iter().map(|t| t[l]).collect();
+                    let mut t = vec![0.0; kind.tape_len()];
+                    kind.forward_elem(x[l], &th, &mut t, true);
+                    let mut g = vec![0.0f32; per];
+                    let gxs = kind.backward_elem(x[l], &th, &t, gy[l], gl, &mut g);
+                    assert_eq!(gx[l].to_bits(), gxs.to_bits(), "{kind:?} lane {l} x {}: dL/dx", x[l]);
+                    let lane: Vec<u32> = g_theta.iter().map(|v| v[l].to_bits()).collect();
+                    assert_eq!(lane, g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{kind:?} lane {l} x {}: dL/dθ", x[l]);
                 }
             }
         }
