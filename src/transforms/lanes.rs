@@ -17,7 +17,8 @@ pub struct Scratch {
     soft: Vec<Lanes>,
     xs: Vec<Lanes>,
     ys: Vec<Lanes>,
-    deriv: Vec<Lanes>,
+    /// The backward pass's gradient in the knots.
+    g_knots: Vec<Lanes>,
 }
 
 impl Scratch {
@@ -34,7 +35,7 @@ impl TransformKind {
             TransformKind::Affine => 0,
             TransformKind::Spline { bins, .. } => bins,
         };
-        Scratch { soft: vec![[0.0; LANES]; 2 * k], xs: vec![[0.0; LANES]; k + 1], ys: vec![[0.0; LANES]; k + 1], deriv: vec![[0.0; LANES]; k + 1] }
+        Scratch { soft: vec![[0.0; LANES]; 2 * k], xs: vec![[0.0; LANES]; k + 1], ys: vec![[0.0; LANES]; k + 1], g_knots: vec![[0.0; LANES]; k + 1] }
     }
 
     /// (y, log dy/dx) of 16 elements: x[l] with parameters theta[p][l] (ℓ only when `log_det`,
@@ -58,34 +59,18 @@ impl TransformKind {
 
 #[inline(always)]
 fn spline_lanes(x: &Lanes, theta: &[Lanes], bins: usize, bound: f32, sc: &mut Scratch, log_det: bool) -> (Lanes, Lanes) {
-    let Scratch { soft, xs, ys, deriv } = sc;
+    let Scratch { soft, xs, ys, .. } = sc;
     softmax_lanes(&theta[..bins], &mut soft[..bins]);
     softmax_lanes(&theta[bins..2 * bins], &mut soft[bins..2 * bins]);
     knots_lanes(&soft[..bins], bound, xs);
     knots_lanes(&soft[bins..2 * bins], bound, ys);
-    // Derivatives at every knot (1 at the ends): K − 1 vector softpluses, cheaper than a gather.
-    let c = shift_for(MIN_DERIVATIVE);
-    deriv[0] = [1.0; LANES];
-    deriv[bins] = [1.0; LANES];
-    // (Loops here run over iterators, not indices: bounds checks inside stop the vectoriser.)
-    for (dv, u) in deriv[1..bins].iter_mut().zip(&theta[2 * bins..]) {
-        for l in 0..LANES {
-            dv[l] = knot_derivative(u[l], c);
-        }
-    }
-    // The bin of x: the last interior knot ≤ x (knots increase strictly), walked with selects.
-    let (mut x0, mut x1, mut y0, mut y1, mut d0, mut d1) = (xs[0], xs[1], ys[0], ys[1], deriv[0], deriv[1]);
-    let walk = xs[1..].windows(2).zip(ys[1..].windows(2)).zip(deriv[1..].windows(2)).take(bins - 1);
-    for ((xw, yw), dw) in walk {
-        for l in 0..LANES {
-            let m = x[l] >= xw[0][l];
-            x0[l] = if m { xw[0][l] } else { x0[l] };
-            x1[l] = if m { xw[1][l] } else { x1[l] };
-            y0[l] = if m { yw[0][l] } else { y0[l] };
-            y1[l] = if m { yw[1][l] } else { y1[l] };
-            d0[l] = if m { dw[0][l] } else { d0[l] };
-            d1[l] = if m { dw[1][l] } else { d1[l] };
-        }
+    let Bin { x0, x1, y0, y1, u0, u1, k } = bin_lanes(x, xs, ys, &theta[2 * bins..], bins);
+    // The derivatives at the bin's two knots only (1 at the ends): 2 softpluses, not K − 1.
+    let (c, last) = (shift_for(MIN_DERIVATIVE), (bins - 1) as f32);
+    let (mut d0, mut d1) = ([0.0f32; LANES], [0.0f32; LANES]);
+    for l in 0..LANES {
+        d0[l] = if k[l] == 0.0 { 1.0 } else { knot_derivative(u0[l], c) };
+        d1[l] = if k[l] == last { 1.0 } else { knot_derivative(u1[l], c) };
     }
     let (mut y, mut ld) = ([0.0; LANES], [0.0; LANES]);
     let rq = |l: usize| Rq::new(x[l], x0[l], x1[l] - x0[l], y0[l], y1[l] - y0[l], d0[l], d1[l]);
@@ -124,29 +109,11 @@ impl TransformKind {
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn spline_backward_lanes(x: &Lanes, theta: &[Lanes], tape: &[Lanes], gy: &Lanes, gl: f32, bins: usize, bound: f32, g_theta: &mut [Lanes], sc: &mut Scratch) -> Lanes {
-    let Scratch { xs, ys, deriv: g_knots, .. } = sc;
+    let Scratch { xs, ys, g_knots, .. } = sc;
     let (sw, sh) = (&tape[..bins], &tape[bins..2 * bins]);
     knots_lanes(sw, bound, xs);
     knots_lanes(sh, bound, ys);
-    // The bin k (as a float: exact for k < 2²⁴) and its knots; u0, u1: the raw parameters of
-    // the derivatives at knots k and k + 1 (used only where those knots are interior).
-    let du = &theta[2 * bins..];
-    let (mut x0, mut x1, mut y0, mut y1) = (xs[0], xs[1], ys[0], ys[1]);
-    let (mut u0, mut u1, mut k) = (du[0], du[0], [0.0f32; LANES]);
-    for i in 1..bins {
-        let (xw, yw, fi) = ((&xs[i], &xs[i + 1]), (&ys[i], &ys[i + 1]), i as f32);
-        let (ua, ub) = (&du[i - 1], &du[i.min(bins - 2)]);
-        for l in 0..LANES {
-            let m = x[l] >= xw.0[l];
-            x0[l] = if m { xw.0[l] } else { x0[l] };
-            x1[l] = if m { xw.1[l] } else { x1[l] };
-            y0[l] = if m { yw.0[l] } else { y0[l] };
-            y1[l] = if m { yw.1[l] } else { y1[l] };
-            u0[l] = if m { ua[l] } else { u0[l] };
-            u1[l] = if m { ub[l] } else { u1[l] };
-            k[l] = if m { fi } else { k[l] };
-        }
-    }
+    let Bin { x0, x1, y0, y1, u0, u1, k } = bin_lanes(x, xs, ys, &theta[2 * bins..], bins);
     let c = shift_for(MIN_DERIVATIVE);
     let last = (bins - 1) as f32;
     let mut g_x = [0.0f32; LANES];
@@ -191,30 +158,71 @@ fn spline_backward_lanes(x: &Lanes, theta: &[Lanes], tape: &[Lanes], gy: &Lanes,
     g_x
 }
 
+/// The bin of each lane's x and what the spline needs of it.
+struct Bin {
+    x0: Lanes,
+    x1: Lanes,
+    y0: Lanes,
+    y1: Lanes,
+    /// The raw parameters of the derivatives at knots k and k + 1 (meaningful only where those
+    /// knots are interior).
+    u0: Lanes,
+    u1: Lanes,
+    /// k, as a float (exact: k < 64).
+    k: Lanes,
+}
+
+/// The bin k of x: the last interior knot ≤ x (knots increase strictly), walked with selects
+/// instead of a gather; `du`: the K − 1 interior derivatives' raw parameters.
+#[inline(always)]
+fn bin_lanes(x: &Lanes, xs: &[Lanes], ys: &[Lanes], du: &[Lanes], bins: usize) -> Bin {
+    let (mut x0, mut x1, mut y0, mut y1) = (xs[0], xs[1], ys[0], ys[1]);
+    let first = du.first().copied().unwrap_or([0.0; LANES]);
+    let (mut u0, mut u1, mut k) = (first, first, [0.0f32; LANES]);
+    for i in 1..bins {
+        let (xw, yw, fi) = ((&xs[i], &xs[i + 1]), (&ys[i], &ys[i + 1]), i as f32);
+        let (ua, ub) = (&du[i - 1], &du[i.min(bins - 2)]);
+        for l in 0..LANES {
+            let m = x[l] >= xw.0[l];
+            x0[l] = select(m, xw.0[l], x0[l]);
+            x1[l] = select(m, xw.1[l], x1[l]);
+            y0[l] = select(m, yw.0[l], y0[l]);
+            y1[l] = select(m, yw.1[l], y1[l]);
+            u0[l] = select(m, ua[l], u0[l]);
+            u1[l] = select(m, ub[l], u1[l]);
+            k[l] = select(m, fi, k[l]);
+        }
+    }
+    Bin { x0, x1, y0, y1, u0, u1, k }
+}
+
+/// `if m { a } else { b }` as bit operations: both values are loaded, so the compiler emits a
+/// blend, not the masked loads (slow) it otherwise chooses for the conditional read.
+#[inline(always)]
+fn select(m: bool, a: f32, b: f32) -> f32 {
+    let mask = 0u32.wrapping_sub(u32::from(m));
+    f32::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
+}
+
 /// `cpu::knots_backward` on each lane.
 #[inline(always)]
 fn knots_backward_lanes(g_knots: &[Lanes], soft: &[Lanes], bound: f32, g_u: &mut [Lanes]) {
     let k = soft.len();
+    // (Whole-array updates: per-lane `+=` on an accumulator array is left scalar by the compiler.)
     let mut g_w = [[0.0f32; LANES]; 64];
     let mut suffix = [0.0f32; LANES];
     for m in (0..k).rev() {
-        for l in 0..LANES {
-            if m + 1 < k {
-                suffix[l] += g_knots[m + 1][l];
-            }
-            g_w[m][l] = suffix[l] * 2.0 * bound * (1.0 - MIN_BIN * k as f32);
+        if m + 1 < k {
+            suffix = std::array::from_fn(|l| suffix[l] + g_knots[m + 1][l]);
         }
+        g_w[m] = std::array::from_fn(|l| suffix[l] * 2.0 * bound * (1.0 - MIN_BIN * k as f32));
     }
     let mut dot = [0.0f32; LANES];
     for (s, w) in soft.iter().zip(&g_w) {
-        for l in 0..LANES {
-            dot[l] += s[l] * w[l];
-        }
+        dot = std::array::from_fn(|l| dot[l] + s[l] * w[l]);
     }
     for ((g, s), w) in g_u.iter_mut().zip(soft).zip(&g_w) {
-        for l in 0..LANES {
-            g[l] += s[l] * (w[l] - dot[l]);
-        }
+        *g = std::array::from_fn(|l| g[l] + s[l] * (w[l] - dot[l]));
     }
 }
 
@@ -223,21 +231,17 @@ fn knots_backward_lanes(g_knots: &[Lanes], soft: &[Lanes], bound: f32, g_u: &mut
 fn softmax_lanes(u: &[Lanes], soft: &mut [Lanes]) {
     let mut max = [f32::NEG_INFINITY; LANES];
     for row in u {
-        for l in 0..LANES {
-            max[l] = max[l].max(row[l]);
-        }
+        max = std::array::from_fn(|l| max[l].max(row[l]));
     }
     let mut total = [0.0f32; LANES];
     for (s, row) in soft.iter_mut().zip(u) {
         for l in 0..LANES {
             s[l] = exp_f32(row[l] - max[l]);
-            total[l] += s[l];
         }
+        total = std::array::from_fn(|l| total[l] + s[l]);
     }
     for s in soft.iter_mut() {
-        for l in 0..LANES {
-            s[l] /= total[l];
-        }
+        *s = std::array::from_fn(|l| s[l] / total[l]);
     }
 }
 
@@ -248,10 +252,8 @@ fn knots_lanes(soft: &[Lanes], bound: f32, out: &mut [Lanes]) {
     let mut acc = [0.0f32; LANES];
     out[0] = [-bound; LANES];
     for (o, s) in out[1..].iter_mut().zip(soft) {
-        for l in 0..LANES {
-            acc[l] += s[l] * (1.0 - MIN_BIN * k as f32) + MIN_BIN;
-            o[l] = acc[l] * 2.0 * bound - bound;
-        }
+        acc = std::array::from_fn(|l| acc[l] + (s[l] * (1.0 - MIN_BIN * k as f32) + MIN_BIN));
+        *o = std::array::from_fn(|l| acc[l] * 2.0 * bound - bound);
     }
     out[k] = [bound; LANES];
 }
