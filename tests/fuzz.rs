@@ -315,7 +315,7 @@ fn seed_models(d: &Path) -> Vec<PathBuf> {
     let priors = d.join("priors.json");
     strongid::priors::write_anchors(&priors, &sim.priors).unwrap();
     let mut opts = FitOptions::defaults();
-    (opts.hidden, opts.epochs, opts.quiet, opts.bins, opts.layers) = (4, 2, true, 3, Some(1));
+    (opts.hidden, opts.epochs, opts.quiet, opts.bins, opts.layers) = (Some(4), Some(2), true, Some(3), Some(1));
     let mut out = Vec::new();
     // (kind, anchors, flow generator: the iVAE on square data, all 4 coordinates as latents)
     for (kind, extra, flow) in [

@@ -10,7 +10,7 @@ use pyo3::types::PyBytes;
 use std::path::{Path, PathBuf};
 use strongid::io::{Aux, Dataset};
 use strongid::matrix::Matrix;
-use strongid::models::{Fitted, Model, ModelKind};
+use strongid::models::{Model, ModelKind};
 use strongid::Error;
 
 create_exception!(_strongid, FitDivergedError, PyRuntimeError, "A fit whose loss became non-finite (after the bounded recoveries) or never improved.");

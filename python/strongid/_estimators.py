@@ -238,13 +238,14 @@ class IVAE(_WithU, _Estimator):
     network λ(u) for a real-valued u); identifiable up to affine maps of T(z) (Prop. 4.3).
     ``generator``: "auto" (a flow fitted by exact likelihood on square data with environment
     labels, unless an option of the MLP generator is changed), "mlp" or "flow"; ``layers``: the
-    flow generator's steps (5)."""
+    flow generator's steps (5). ``hidden``, ``epochs``, ``lr``, ``bins``, ``schedule``: None takes the
+    generator's defaults (flow: 32, 30, 1e-2, 6, "cosine"; MLP: 64, 100, 3e-3, -, "plateau")."""
 
     _kind = "ivae"
 
-    def __init__(self, latent_dim=None, modulation="mean-variance", generator="auto", layers=None, hidden=64, hidden_layers=2, activation="lrelu", decoder_var=0.01,
-                 learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=100, batch=256, lr=3e-3, patience=10,
-                 val_fraction=0.1, random_state=0, verbose=False, restarts=None):
+    def __init__(self, latent_dim=None, modulation="mean-variance", generator="auto", layers=None, hidden=None, hidden_layers=2, activation="lrelu", decoder_var=0.01,
+                 learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=None, batch=256, lr=None, schedule=None, bins=None,
+                 patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
         _store(self, locals())
 
 
@@ -252,13 +253,13 @@ class FrozenIVAE(_WithU, _Estimator):
     """iVAE with the priors of anchor environments frozen (Thm 4.5): strongly identifiable when the
     anchors' natural-parameter contrasts span K. ``anchors``: a list of {"env", "mean", "var"}
     dicts or a priors.json path; or ``freeze_after`` epochs of learning them first (MLP generator).
-    ``generator`` and ``layers`` as for IVAE."""
+    ``generator``, ``layers`` and the generator-dependent defaults as for IVAE."""
 
     _kind = "ivae-frozen"
 
-    def __init__(self, anchors=None, freeze_after=None, anchor_envs=None, allow_weak=False, latent_dim=None, generator="auto", layers=None, hidden=64, hidden_layers=2,
-                 activation="lrelu", decoder_var=0.01, learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=100,
-                 batch=256, lr=3e-3, patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
+    def __init__(self, anchors=None, freeze_after=None, anchor_envs=None, allow_weak=False, latent_dim=None, generator="auto", layers=None, hidden=None, hidden_layers=2,
+                 activation="lrelu", decoder_var=0.01, learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=None,
+                 batch=256, lr=None, schedule=None, bins=None, patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
         _store(self, locals())
 
     def _anchor_args(self):

@@ -114,9 +114,10 @@ fn a_resumed_fit_equals_an_uninterrupted_one_bit_for_bit() {
     let dir = std::env::temp_dir().join(format!("strongid-ckpt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // 270 training rows in batches of 32: 9 steps per epoch.
-    for (lr, at) in [(3.0, 23), (0.05, 18), (0.05, 40)] {
+    for (lr, at, schedule) in [(3.0, 23, Schedule::Plateau), (0.05, 18, Schedule::Plateau), (0.05, 40, Schedule::Plateau), (3.0, 23, Schedule::Cosine), (0.05, 40, Schedule::Cosine)] {
+        let cfg = |lr| TrainConfig { schedule, ..cfg(lr) };
         let (want, want_report) = fit(&Toy::new(4.0, 0), start(), &cfg(lr), false).unwrap();
-        let path = dir.join(format!("c-{lr}-{at}.ckpt"));
+        let path = dir.join(format!("c-{lr}-{at}-{schedule:?}.ckpt"));
         let toy = Toy::new(4.0, at);
         let handle = Arc::new(Checkpointing::new(&path, fingerprint(lr), Some(7), std::time::Duration::from_secs(3600), toy.interrupt));
         let c = TrainConfig { checkpoint: Some(checkpoint::CheckpointRef { handle, key: "seed5".into() }), ..cfg(lr) };
@@ -138,6 +139,23 @@ fn a_resumed_fit_equals_an_uninterrupted_one_bit_for_bit() {
         assert_eq!(toy.calls.load(Ordering::SeqCst), 0);
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The cosine schedule: the full rate at the first step, half at mid-fit, zero at the end; a
+/// cosine fit reaches the toy's optimum and reports its base rate.
+#[test]
+fn the_cosine_schedule_decays_from_the_rate_to_zero() {
+    assert_eq!(Schedule::Cosine.factor(0, 100), 1.0);
+    assert!((Schedule::Cosine.factor(50, 100) - 0.5).abs() < 1e-12);
+    assert!(Schedule::Cosine.factor(100, 100).abs() < 1e-12 && Schedule::Cosine.factor(150, 100).abs() < 1e-12);
+    assert!(Schedule::Cosine.factor(30, 100) > Schedule::Cosine.factor(31, 100));
+    assert_eq!(Schedule::Plateau.factor(77, 100), 1.0);
+    let c = TrainConfig { schedule: Schedule::Cosine, epochs: 40, ..cfg(0.05) };
+    let (p, report) = fit(&Toy::new(4.0, 0), start(), &c, false).unwrap();
+    assert_eq!(report.final_lr, 0.05, "the base rate is not halved on plateaus under the cosine schedule");
+    for (got, want) in values(&p)[0].iter().zip([1.0, -2.0, 0.5]) {
+        assert!((got - want).abs() < 0.05, "{:?}", values(&p));
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! (rollback to the start of the epoch with a smaller learning rate, a bounded number of times)
 //! and checkpoints that a later run continues from bit for bit.
 use super::checkpoint::{self, AdamState, CheckpointRef, LoopState, ReportState, RngState, Run};
-use super::{NonFinite, Objective, Recovery, Start, TrainConfig, TrainReport, Trainer, split_rows, stream};
+use super::{NonFinite, Objective, Recovery, Schedule, Start, TrainConfig, TrainReport, Trainer, split_rows, stream};
 use crate::error::{Error, Result};
 use crate::nn::{Adam, HostParams};
 use crate::tensor::Tensor;
@@ -101,7 +101,8 @@ struct Loop<'a, O: Objective> {
 
 impl<'a, O: Objective> Loop<'a, O> {
     fn fresh(obj: &'a O, params: &[Tensor<2>], cfg: &TrainConfig, mut rows: Vec<usize>, val_rows: &[usize], start_kind: Start) -> Self {
-        let trainer = Trainer::new(obj, params, cfg);
+        let mut trainer = Trainer::new(obj, params, cfg);
+        trainer.schedule.1 = total_steps(cfg, rows.len());
         // The untrained model's validation loss: a fresh fit that never beats it has failed; a
         // continuation (e.g. after freezing priors) may keep its starting point as the best.
         let initial = validation_loss(obj, &trainer.params, val_rows, cfg.seed);
@@ -138,7 +139,7 @@ impl<'a, O: Objective> Loop<'a, O> {
             return Err(Error::input(&path, format!("inconsistent training state ({p}): the checkpoint was altered or belongs to another fit")));
         }
         let values = checked(&checkpoint::from_bits32(&st.params), shapes, ckpt)?;
-        let trainer = Trainer { obj, params: HostParams { shapes: shapes.to_vec(), values }, adam: st.adam.adam(), noise_rng: rng(&st.noise)?, steps: st.steps };
+        let trainer = Trainer { obj, params: HostParams { shapes: shapes.to_vec(), values }, adam: st.adam.adam(), noise_rng: rng(&st.noise)?, steps: st.steps, schedule: (cfg.schedule, total_steps(cfg, train_rows.len())) };
         Ok(Loop {
             epoch: st.epoch,
             batch: st.batch,
@@ -222,8 +223,9 @@ impl<'a, O: Objective> Loop<'a, O> {
             bar.inc(1);
             // Reduce on plateau: halve the step size after a third of the patience without
             // progress, so the iterate settles into the optimum instead of rattling around it.
+            // (The cosine schedule decays on its own.)
             let stalled = self.epoch - r.best_epoch;
-            if stalled > 0 && stalled % (cfg.patience / 3).max(1) == 0 {
+            if cfg.schedule == Schedule::Plateau && stalled > 0 && stalled % (cfg.patience / 3).max(1) == 0 {
                 self.trainer.adam.lr *= 0.5;
             }
             if stalled >= cfg.patience {
@@ -272,6 +274,11 @@ impl<'a, O: Objective> Loop<'a, O> {
         self.report.recoveries.push(Recovery { epoch, step, cause: bad.to_string(), lr_from: lr, lr_to: lr * RECOVERY_LR_FACTOR });
         Ok(())
     }
+}
+
+/// Optimiser steps in a fit that runs all its epochs on `n_train` rows.
+fn total_steps(cfg: &TrainConfig, n_train: usize) -> usize {
+    cfg.epochs * n_train.div_ceil(cfg.batch)
 }
 
 fn validation_loss(obj: &impl Objective, params: &HostParams, rows: &[usize], seed: u64) -> f64 {
