@@ -8,6 +8,8 @@ use crate::transforms::{LANES, Lanes, TransformKind};
 
 struct StepTape {
     input: Vec<f32>,
+    /// The transform's parameters, transposed: parameter q of coordinate j of row i at
+    /// `(j · P + q) · n + i`.
     theta: Vec<f32>,
     /// The transform's tape, 16 rows at a time: block b's coordinate j has its `tape_len` lane
     /// arrays at `(b · d + j) · tape_len`.
@@ -36,22 +38,15 @@ impl Flow {
             let mut y = vec![0.0f32; n * d];
             let transform = self.config.transform;
             let p_l = &p[l * k..(l + 1) * k];
-            // The transform runs 16 rows at a time through the lane kernel. Training keeps the
-            // parameters row-major for the backward pass (lanes gathered with a stride);
-            // inference has the GEMM write them column-major (lanes contiguous).
-            let per = transform.n_params();
+            // The transform runs 16 rows at a time through the lane kernel, on parameters the
+            // GEMM writes transposed (one row per parameter, contiguous over the n inputs: each
+            // lane array is one load, and the backward pass's gradient one store).
             let (theta, made_tape) = match tape {
-                Some(_) => {
-                    let (theta, made_tape) = self.made.mlp().forward_cpu(p_l, h.clone(), n);
-                    forward_transform(transform, &h, &theta, d * per, 1, &mut y, &mut log_det, want_log_det, &mut cache);
-                    (theta, made_tape)
-                }
-                None => {
-                    let theta_t = self.made.mlp().infer_cpu_transposed(p_l, h.clone(), n);
-                    forward_transform(transform, &h, &theta_t, 1, n, &mut y, &mut log_det, want_log_det, &mut cache);
-                    (Vec::new(), MlpTape::empty())
-                }
+                Some(_) => self.made.mlp().forward_cpu_transposed(p_l, h.clone(), n),
+                None => (self.made.mlp().infer_cpu_transposed(p_l, h.clone(), n), MlpTape::empty()),
             };
+            forward_transform(transform, &h, &theta, 1, n, &mut y, &mut log_det, want_log_det, &mut cache);
+            let theta = if tape.is_some() { theta } else { Vec::new() };
             if self.reverses_after(l) {
                 for row in y.chunks_exact_mut(d) {
                     row.reverse();
@@ -117,7 +112,7 @@ impl Flow {
             let mut g_in = vec![0.0f32; n * d];
             let transform = self.config.transform;
             backward_elems(transform, &t, d, &g, -inv_n, &mut g_in, &mut g_theta);
-            let via_made = self.made.mlp().backward_cpu(&p.values[l * k..(l + 1) * k], t.made, g_theta, &mut grads[l * k..(l + 1) * k], l > 0);
+            let via_made = self.made.mlp().backward_cpu_transposed(&p.values[l * k..(l + 1) * k], t.made, g_theta, &mut grads[l * k..(l + 1) * k], l > 0);
             if let Some(extra) = via_made {
                 for (a, b) in g_in.iter_mut().zip(extra) {
                     *a += b;
@@ -177,18 +172,22 @@ crate::simd_fn! {
 
 crate::simd_fn! {
     /// The backward pass of `forward_transform` (ℓ's upstream gradient `gl` is the same for all);
-    /// `g_theta` arrives zeroed. The spline runs 16 rows at a time (`backward_lanes`, the same bits
-    /// as `backward_elem`), gathering and scattering its row-major parameters with a stride.
+    /// `g_theta` arrives zeroed and leaves transposed like `StepTape::theta`. The spline runs 16
+    /// rows at a time (`backward_lanes`, the same bits as `backward_elem`).
     fn backward_elems(transform: TransformKind, t: &StepTape, d: usize, g: &[f32], gl: f32, g_in: &mut [f32], g_theta: &mut [f32]) {
         let (per, tl) = (transform.n_params(), transform.tape_len());
+        let n = g_in.len() / d;
         if transform == TransformKind::Affine {
-            // The variant fixed at compile time: a branch-free loop the compiler vectorises.
-            for (((gx, th), (&x, &gy)), gt) in g_in.iter_mut().zip(t.theta.chunks_exact(2)).zip(t.input.iter().zip(g)).zip(g_theta.chunks_exact_mut(2)) {
-                *gx = TransformKind::Affine.backward_elem(x, th, &[], gy, gl, gt);
+            for (e, gx) in g_in.iter_mut().enumerate() {
+                let (i, j) = (e / d, e % d);
+                let at = |q: usize| (j * per + q) * n + i;
+                let mut gt = [0.0f32; 2];
+                *gx = TransformKind::Affine.backward_elem(t.input[e], &[t.theta[at(0)], t.theta[at(1)]], &[], g[e], gl, &mut gt);
+                g_theta[at(0)] = gt[0];
+                g_theta[at(1)] = gt[1];
             }
             return;
         }
-        let n = g_in.len() / d;
         let mut scratch = transform.lane_scratch();
         // Lanes past the last row keep earlier (finite) values; their results are dropped.
         let (mut x, mut gy) = ([0.0f32; LANES], [0.0f32; LANES]);
@@ -202,9 +201,8 @@ crate::simd_fn! {
                     gy[l] = g[(i0 + l) * d + j];
                 }
                 for (q, th) in theta.iter_mut().enumerate() {
-                    for (l, v) in th.iter_mut().enumerate().take(m) {
-                        *v = t.theta[((i0 + l) * d + j) * per + q];
-                    }
+                    let at = (j * per + q) * n + i0;
+                    th[..m].copy_from_slice(&t.theta[at..at + m]);
                 }
                 g_th.iter_mut().for_each(|v| *v = [0.0; LANES]);
                 let at = (i0 / LANES * d + j) * tl;
@@ -213,9 +211,8 @@ crate::simd_fn! {
                     g_in[(i0 + l) * d + j] = gx[l];
                 }
                 for (q, gt) in g_th.iter().enumerate() {
-                    for (l, v) in gt.iter().enumerate().take(m) {
-                        g_theta[((i0 + l) * d + j) * per + q] = *v;
-                    }
+                    let at = (j * per + q) * n + i0;
+                    g_theta[at..at + m].copy_from_slice(&gt[..m]);
                 }
             }
         }

@@ -141,6 +141,12 @@ impl Mlp {
         self.forward_impl(p, x, None, n, false, true).0
     }
 
+    /// `forward_cpu` with the output transposed (as `infer_cpu_transposed`), keeping the tape for
+    /// `backward_cpu_transposed`.
+    pub fn forward_cpu_transposed(&self, p: &[Vec<f32>], x: Vec<f32>, n: usize) -> (Vec<f32>, MlpTape) {
+        self.forward_impl(p, x, None, n, true, true)
+    }
+
     fn forward_impl(&self, p: &[Vec<f32>], x: Vec<f32>, onehot: Option<Vec<usize>>, n: usize, keep: bool, transpose_out: bool) -> (Vec<f32>, MlpTape) {
         let layers = self.sizes.len() - 1;
         let mut tape = MlpTape { n, inputs: Vec::with_capacity(layers), pre: Vec::with_capacity(layers), onehot };
@@ -154,11 +160,14 @@ impl Mlp {
             let w = self.weight(p, l, &mut scratch);
             if transpose_out && l + 1 == layers {
                 // outᵀ = Wᵀ hᵀ + b 1ᵀ (no one-hot inputs on this path).
-                assert!(tape.onehot.is_none() && !keep, "transposed output is for plain inference");
+                assert!(tape.onehot.is_none(), "no one-hot inputs with a transposed output");
                 for &b in &p[2 * l + 1] {
                     out.extend(std::iter::repeat_n(b, n));
                 }
                 matmul(&mut out, &w[..dense * fo], &h, fo, dense, n, true, true, true);
+                if keep {
+                    tape.inputs.push(h);
+                }
                 h = out;
                 break;
             }
@@ -190,6 +199,16 @@ impl Mlp {
     /// Backpropagate `dout` (dL/d output): adds dL/dW (masked) and dL/db into `g` (this
     /// network's gradient buffers, in parameter order); returns dL/dx when `want_dx`.
     pub fn backward_cpu(&self, p: &[Vec<f32>], tape: MlpTape, dout: Vec<f32>, g: &mut [Vec<f32>], want_dx: bool) -> Option<Vec<f32>> {
+        self.backward_impl(p, tape, dout, g, want_dx, false)
+    }
+
+    /// `backward_cpu` for `forward_cpu_transposed`: `dout_t` is dL/d output transposed
+    /// (sizes.last() × n).
+    pub fn backward_cpu_transposed(&self, p: &[Vec<f32>], tape: MlpTape, dout_t: Vec<f32>, g: &mut [Vec<f32>], want_dx: bool) -> Option<Vec<f32>> {
+        self.backward_impl(p, tape, dout_t, g, want_dx, true)
+    }
+
+    fn backward_impl(&self, p: &[Vec<f32>], tape: MlpTape, dout: Vec<f32>, g: &mut [Vec<f32>], want_dx: bool, dout_transposed: bool) -> Option<Vec<f32>> {
         let n = tape.n;
         let layers = self.sizes.len() - 1;
         let mut delta = dout;
@@ -198,7 +217,10 @@ impl Mlp {
             let (fi, fo) = (self.sizes[l], self.sizes[l + 1]);
             let input = &tape.inputs[l];
             let dense = if l == 0 { input.len() / n.max(1) } else { fi };
-            matmul(&mut g[2 * l][..dense * fo], input, &delta, dense, n, fo, true, false, true);
+            // Only the output layer's delta can arrive transposed (fo × n).
+            let t = dout_transposed && l + 1 == layers;
+            assert!(!(t && tape.onehot.is_some()), "no one-hot inputs with a transposed output");
+            matmul(&mut g[2 * l][..dense * fo], input, &delta, dense, n, fo, true, t, true);
             if let (0, Some(idx)) = (l, &tape.onehot) {
                 for (row, &k) in delta.chunks_exact(fo).zip(idx) {
                     for (gw, d) in g[0][(dense + k) * fo..(dense + k + 1) * fo].iter_mut().zip(row) {
@@ -211,16 +233,29 @@ impl Mlp {
                     *gw *= m;
                 }
             }
-            for row in delta.chunks_exact(fo) {
-                for (gb, d) in g[2 * l + 1].iter_mut().zip(row) {
-                    *gb += d;
+            if t {
+                // Per output, its row of δᵀ in 16 interleaved partial sums (one serial chain of
+                // n additions per output would be latency-bound).
+                for (gb, col) in g[2 * l + 1].iter_mut().zip(delta.chunks_exact(n.max(1))) {
+                    let mut acc = [0.0f32; 16];
+                    let mut chunks = col.chunks_exact(16);
+                    for c in &mut chunks {
+                        acc = std::array::from_fn(|i| acc[i] + c[i]);
+                    }
+                    *gb += acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
+                }
+            } else {
+                for row in delta.chunks_exact(fo) {
+                    for (gb, d) in g[2 * l + 1].iter_mut().zip(row) {
+                        *gb += d;
+                    }
                 }
             }
             if l == 0 && !want_dx {
                 return None;
             }
             let mut dh = vec![0.0f32; n * dense];
-            matmul(&mut dh, &delta, &self.weight(p, l, &mut scratch)[..dense * fo], n, fo, dense, false, true, false);
+            matmul(&mut dh, &delta, &self.weight(p, l, &mut scratch)[..dense * fo], n, fo, dense, t, true, false);
             if l > 0 {
                 // Through the activation of layer l − 1, whose output is this layer's input.
                 activate_backward(self.activation, &mut dh, &tape.pre[l - 1], input);
