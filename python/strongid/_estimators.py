@@ -239,7 +239,7 @@ class IVAE(_WithU, _Estimator):
     ``generator``: "auto" (a flow fitted by exact likelihood on square data with environment
     labels, unless an option of the MLP generator is changed), "mlp" or "flow"; ``layers``: the
     flow generator's steps (5). ``hidden``, ``epochs``, ``lr``, ``bins``, ``schedule``: None takes the
-    generator's defaults (flow: 32, 30, 1e-2, 6, "cosine"; MLP: 64, 100, 3e-3, -, "plateau")."""
+    generator's defaults (flow: 32, 40, 1e-2, 6, "cosine"; MLP: 64, 100, 3e-3, -, "plateau")."""
 
     _kind = "ivae"
 
