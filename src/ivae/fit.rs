@@ -301,8 +301,12 @@ pub fn fit_flow_generator(opts: &VaeOptions, flow: crate::flows::FlowConfig, x: 
 /// Environment index of each label, and the anchors with their environments' indices.
 fn env_indices<'a>(config: &'a VaeConfig, u: &[i64]) -> (Vec<usize>, Vec<(usize, &'a EnvPrior)>) {
     let env = u.iter().map(|l| config.envs.binary_search(l).expect("labels are the envs")).collect();
-    let anchors = config.anchors.iter().map(|a| (config.envs.binary_search(&a.env).expect("anchors checked"), a)).collect();
-    (env, anchors)
+    (env, anchor_indices(&config.envs, &config.anchors))
+}
+
+/// Each anchor with the index of its environment in the sorted `envs` (anchors checked against them).
+pub(super) fn anchor_indices<'a>(envs: &[i64], anchors: &'a [EnvPrior]) -> Vec<(usize, &'a EnvPrior)> {
+    anchors.iter().map(|a| (envs.binary_search(&a.env).expect("anchors checked"), a)).collect()
 }
 
 /// Bootstrap resamples of the anchor stability check (`init::anchor_stability`).
@@ -328,7 +332,7 @@ fn anchor_stability_of(standardize: Option<&crate::standardize::Standardize>, en
     }
     let x = standardize.map_or_else(|| x.clone(), |s| s.apply(x));
     let env: Vec<usize> = u.iter().map(|l| envs.binary_search(l).expect("checked")).collect();
-    let anchors: Vec<(usize, &EnvPrior)> = anchors.iter().map(|a| (envs.binary_search(&a.env).expect("anchors checked"), a)).collect();
+    let anchors = anchor_indices(envs, anchors);
     super::init::anchor_stability(&x, &env, envs.len(), d, &anchors, STABILITY_RESAMPLES, threshold, &mut train::stream(seed, train::STREAM_WARM))
 }
 

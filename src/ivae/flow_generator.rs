@@ -302,7 +302,7 @@ pub fn fit(spec: FitSpec, x: &Matrix, train_cfg: &TrainConfig, show_progress: bo
     let m = envs.len();
     let standardize = Standardize::fit_training_rows(x, train_cfg)?;
     let xs = standardize.apply(x);
-    let anchor_idx: Vec<(usize, &EnvPrior)> = spec.anchors.iter().map(|a| (envs.binary_search(&a.env).expect("anchors checked"), a)).collect();
+    let anchor_idx = super::fit::anchor_indices(&envs, &spec.anchors);
     let code = super::init::linear_code(&xs, &env, m, d, &anchor_idx, Some(&mut train::stream(train_cfg.seed, train::STREAM_WARM)));
     // The code is affine in x_std: W by least squares recovers its map exactly.
     let x1 = nalgebra::DMatrix::from_fn(xs.rows, d + 1, |i, j| if j < d { xs.get(i, j) } else { 1.0 });
