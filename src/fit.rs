@@ -107,7 +107,7 @@ pub struct FitOptions {
     pub hidden: Option<usize>,
     #[arg(long, default_value_t = 2)]
     pub hidden_layers: usize,
-    /// Epochs at most (default: 100; 30 for the iVAE family's flow generator).
+    /// Epochs at most (default: 100; 40 for the iVAE family's flow generator).
     #[arg(long)]
     pub epochs: Option<usize>,
     #[arg(long, default_value_t = 256)]
@@ -382,5 +382,25 @@ mod tests {
         }
         let bad = FitOptions::from_args(&["--epochs".to_string(), "0".to_string()]).unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("--epochs"));
+    }
+
+    /// `fit --help` states both defaults of each generator-dependent option as `budget` has them.
+    #[test]
+    fn help_states_the_budget_defaults() {
+        let cmd = <FitOptions as clap::Args>::augment_args(clap::Command::new("fit"));
+        let help = |id: &str| cmd.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_help()).map(|h| h.to_string()).unwrap();
+        let (flow, other) = (FitOptions::defaults().budget(true), FitOptions::defaults().budget(false));
+        let lr = |v: f64| format!("{v:e}");
+        let name = |s: Schedule| format!("{s:?}").to_lowercase();
+        for (id, a, b) in [
+            ("epochs", other.epochs.to_string(), flow.epochs.to_string()),
+            ("hidden", other.hidden.to_string(), flow.hidden.to_string()),
+            ("bins", other.bins.to_string(), flow.bins.to_string()),
+            ("lr", lr(other.lr), lr(flow.lr)),
+            ("schedule", name(other.schedule), name(flow.schedule)),
+        ] {
+            let h = help(id);
+            assert!(h.contains(&format!("default: {a}; {b} for the iVAE family's flow generator")), "--{id}: {h}");
+        }
     }
 }
