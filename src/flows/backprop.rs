@@ -8,8 +8,8 @@ use crate::transforms::{LANES, Lanes, TransformKind};
 
 struct StepTape {
     input: Vec<f32>,
-    /// The transform's parameters, transposed: parameter q of coordinate j of row i at
-    /// `(j · P + q) · n + i`.
+    /// The transform's parameters: parameter q of coordinate j of row i at `(j · P + q) · n + i`
+    /// (`transposed_in_training`), else at `(i · d + j) · P + q`.
     theta: Vec<f32>,
     /// The transform's tape, 16 rows at a time: block b's coordinate j has its `tape_len` lane
     /// arrays at `(b · d + j) · tape_len`.
@@ -40,12 +40,18 @@ impl Flow {
             let p_l = &p[l * k..(l + 1) * k];
             // The transform runs 16 rows at a time through the lane kernel, on parameters the
             // GEMM writes transposed (one row per parameter, contiguous over the n inputs: each
-            // lane array is one load, and the backward pass's gradient one store).
+            // lane array is one load, and the spline's backward pass's gradient one store). The
+            // affine transform's backward pass is an element loop the compiler vectorises on
+            // row-major parameters, so its training keeps them row-major.
+            let per = transform.n_params();
+            let row_major = tape.is_some() && !transposed_in_training(transform);
             let (theta, made_tape) = match tape {
+                Some(_) if row_major => self.made.mlp().forward_cpu(p_l, h.clone(), n),
                 Some(_) => self.made.mlp().forward_cpu_transposed(p_l, h.clone(), n),
                 None => (self.made.mlp().infer_cpu_transposed(p_l, h.clone(), n), MlpTape::empty()),
             };
-            forward_transform(transform, &h, &theta, 1, n, &mut y, &mut log_det, want_log_det, &mut cache);
+            let (row_stride, col_stride) = if row_major { (d * per, 1) } else { (1, n) };
+            forward_transform(transform, &h, &theta, row_stride, col_stride, &mut y, &mut log_det, want_log_det, &mut cache);
             let theta = if tape.is_some() { theta } else { Vec::new() };
             if self.reverses_after(l) {
                 for row in y.chunks_exact_mut(d) {
@@ -112,7 +118,12 @@ impl Flow {
             let mut g_in = vec![0.0f32; n * d];
             let transform = self.config.transform;
             backward_elems(transform, &t, d, &g, -inv_n, &mut g_in, &mut g_theta);
-            let via_made = self.made.mlp().backward_cpu_transposed(&p.values[l * k..(l + 1) * k], t.made, g_theta, &mut grads[l * k..(l + 1) * k], l > 0);
+            let (p_l, g_l) = (&p.values[l * k..(l + 1) * k], &mut grads[l * k..(l + 1) * k]);
+            let via_made = if transposed_in_training(transform) {
+                self.made.mlp().backward_cpu_transposed(p_l, t.made, g_theta, g_l, l > 0)
+            } else {
+                self.made.mlp().backward_cpu(p_l, t.made, g_theta, g_l, l > 0)
+            };
             if let Some(extra) = via_made {
                 for (a, b) in g_in.iter_mut().zip(extra) {
                     *a += b;
@@ -122,6 +133,12 @@ impl Flow {
         }
         (nll, grads)
     }
+}
+
+/// Whether training lays the conditioner's output out transposed for this transform (the
+/// spline's lane kernels) or row-major (the affine transform's element loop).
+fn transposed_in_training(transform: TransformKind) -> bool {
+    transform != TransformKind::Affine
 }
 
 crate::simd_fn! {
@@ -172,19 +189,15 @@ crate::simd_fn! {
 
 crate::simd_fn! {
     /// The backward pass of `forward_transform` (ℓ's upstream gradient `gl` is the same for all);
-    /// `g_theta` arrives zeroed and leaves transposed like `StepTape::theta`. The spline runs 16
+    /// `g_theta` arrives zeroed and leaves in `StepTape::theta`'s layout. The spline runs 16
     /// rows at a time (`backward_lanes`, the same bits as `backward_elem`).
     fn backward_elems(transform: TransformKind, t: &StepTape, d: usize, g: &[f32], gl: f32, g_in: &mut [f32], g_theta: &mut [f32]) {
         let (per, tl) = (transform.n_params(), transform.tape_len());
         let n = g_in.len() / d;
         if transform == TransformKind::Affine {
-            for (e, gx) in g_in.iter_mut().enumerate() {
-                let (i, j) = (e / d, e % d);
-                let at = |q: usize| (j * per + q) * n + i;
-                let mut gt = [0.0f32; 2];
-                *gx = TransformKind::Affine.backward_elem(t.input[e], &[t.theta[at(0)], t.theta[at(1)]], &[], g[e], gl, &mut gt);
-                g_theta[at(0)] = gt[0];
-                g_theta[at(1)] = gt[1];
+            // The variant fixed at compile time: a branch-free loop the compiler vectorises.
+            for (((gx, th), (&x, &gy)), gt) in g_in.iter_mut().zip(t.theta.chunks_exact(2)).zip(t.input.iter().zip(g)).zip(g_theta.chunks_exact_mut(2)) {
+                *gx = TransformKind::Affine.backward_elem(x, th, &[], gy, gl, gt);
             }
             return;
         }
