@@ -64,14 +64,7 @@ fn spline_lanes(x: &Lanes, theta: &[Lanes], bins: usize, bound: f32, sc: &mut Sc
     softmax_lanes(&theta[bins..2 * bins], &mut soft[bins..2 * bins]);
     knots_lanes(&soft[..bins], bound, xs);
     knots_lanes(&soft[bins..2 * bins], bound, ys);
-    let Bin { x0, x1, y0, y1, u0, u1, k } = bin_lanes(x, xs, ys, &theta[2 * bins..], bins);
-    // The derivatives at the bin's two knots only (1 at the ends): 2 softpluses, not K − 1.
-    let (c, last) = (shift_for(MIN_DERIVATIVE), (bins - 1) as f32);
-    let (mut d0, mut d1) = ([0.0f32; LANES], [0.0f32; LANES]);
-    for l in 0..LANES {
-        d0[l] = if k[l] == 0.0 { 1.0 } else { knot_derivative(u0[l], c) };
-        d1[l] = if k[l] == last { 1.0 } else { knot_derivative(u1[l], c) };
-    }
+    let Bin { x0, x1, y0, y1, d0, d1, .. } = bin_lanes(x, xs, ys, &theta[2 * bins..], bins);
     let (mut y, mut ld) = ([0.0; LANES], [0.0; LANES]);
     let rq = |l: usize| Rq::new(x[l], x0[l], x1[l] - x0[l], y0[l], y1[l] - y0[l], d0[l], d1[l]);
     // Outside [−B, B] the map is the identity (linear tails).
@@ -113,18 +106,16 @@ fn spline_backward_lanes(x: &Lanes, theta: &[Lanes], tape: &[Lanes], gy: &Lanes,
     let (sw, sh) = (&tape[..bins], &tape[bins..2 * bins]);
     knots_lanes(sw, bound, xs);
     knots_lanes(sh, bound, ys);
-    let Bin { x0, x1, y0, y1, u0, u1, k } = bin_lanes(x, xs, ys, &theta[2 * bins..], bins);
+    let Bin { x0, x1, y0, y1, d0, d1, u0, u1, k } = bin_lanes(x, xs, ys, &theta[2 * bins..], bins);
     let c = shift_for(MIN_DERIVATIVE);
     let last = (bins - 1) as f32;
     let mut g_x = [0.0f32; LANES];
     // dL/d(left knot, right knot) in x and in y, and the derivative terms, per lane.
     let (mut gx0, mut gx1, mut gy0, mut gy1, mut gd0, mut gd1) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
     for l in 0..LANES {
-        let d0 = if k[l] == 0.0 { 1.0 } else { knot_derivative(u0[l], c) };
-        let d1 = if k[l] == last { 1.0 } else { knot_derivative(u1[l], c) };
         let (w, h) = (x1[l] - x0[l], y1[l] - y0[l]);
-        let rq = Rq::new(x[l], x0[l], w, y0[l], h, d0, d1);
-        let RqGrads { g_h, g_d0, g_d1, g_w, g_x0, g_x: gx } = rq.grads(w, h, d0, d1, gy[l], gl);
+        let rq = Rq::new(x[l], x0[l], w, y0[l], h, d0[l], d1[l]);
+        let RqGrads { g_h, g_d0, g_d1, g_w, g_x0, g_x: gx } = rq.grads(w, h, d0[l], d1[l], gy[l], gl);
         let inside = x[l].abs() <= bound;
         g_x[l] = if inside { gx } else { gy[l] };
         // Outside the tails nothing flows to θ (selects, not products: a product could be NaN).
@@ -164,8 +155,10 @@ struct Bin {
     x1: Lanes,
     y0: Lanes,
     y1: Lanes,
-    /// The raw parameters of the derivatives at knots k and k + 1 (meaningful only where those
-    /// knots are interior).
+    /// The derivatives at knots k and k + 1 (1 at the ends).
+    d0: Lanes,
+    d1: Lanes,
+    /// The raw parameters of those derivatives (meaningful only where the knots are interior).
     u0: Lanes,
     u1: Lanes,
     /// k, as a float (exact: k < 64).
@@ -173,7 +166,8 @@ struct Bin {
 }
 
 /// The bin k of x: the last interior knot ≤ x (knots increase strictly), walked with selects
-/// instead of a gather; `du`: the K − 1 interior derivatives' raw parameters.
+/// instead of a gather; `du`: the K − 1 interior derivatives' raw parameters, of which only the
+/// bin's two are mapped to derivatives (2 softpluses, not K − 1).
 #[inline(always)]
 fn bin_lanes(x: &Lanes, xs: &[Lanes], ys: &[Lanes], du: &[Lanes], bins: usize) -> Bin {
     let (mut x0, mut x1, mut y0, mut y1) = (xs[0], xs[1], ys[0], ys[1]);
@@ -193,7 +187,13 @@ fn bin_lanes(x: &Lanes, xs: &[Lanes], ys: &[Lanes], du: &[Lanes], bins: usize) -
             k[l] = select(m, fi, k[l]);
         }
     }
-    Bin { x0, x1, y0, y1, u0, u1, k }
+    let (c, last) = (shift_for(MIN_DERIVATIVE), (bins - 1) as f32);
+    let (mut d0, mut d1) = ([0.0f32; LANES], [0.0f32; LANES]);
+    for l in 0..LANES {
+        d0[l] = if k[l] == 0.0 { 1.0 } else { knot_derivative(u0[l], c) };
+        d1[l] = if k[l] == last { 1.0 } else { knot_derivative(u1[l], c) };
+    }
+    Bin { x0, x1, y0, y1, d0, d1, u0, u1, k }
 }
 
 /// `if m { a } else { b }` as bit operations: both values are loaded, so the compiler emits a
