@@ -52,7 +52,6 @@ impl Flow {
             };
             let (row_stride, col_stride) = if row_major { (d * per, 1) } else { (1, n) };
             forward_transform(transform, &h, &theta, row_stride, col_stride, &mut y, &mut log_det, want_log_det, &mut cache);
-            let theta = if tape.is_some() { theta } else { Vec::new() };
             if self.reverses_after(l) {
                 for row in y.chunks_exact_mut(d) {
                     row.reverse();
@@ -135,6 +134,12 @@ impl Flow {
     }
 }
 
+/// Where the tape of coordinate j of the 16-row block starting at row i0 begins (`StepTape::cache`).
+#[inline(always)]
+fn tape_at(i0: usize, j: usize, d: usize, tl: usize) -> usize {
+    (i0 / LANES * d + j) * tl
+}
+
 /// Whether training lays the conditioner's output out transposed for this transform (the
 /// spline's lane kernels) or row-major (the affine transform's element loop).
 fn transposed_in_training(transform: TransformKind) -> bool {
@@ -176,7 +181,7 @@ crate::simd_fn! {
                     row_ld[l] += f64::from(ll[l]);
                 }
                 if !tape.is_empty() {
-                    let at = (i0 / LANES * d + j) * tl;
+                    let at = tape_at(i0, j, d, tl);
                     tape[at..at + tl].copy_from_slice(&scratch.tape()[..tl]);
                 }
             }
@@ -218,7 +223,7 @@ crate::simd_fn! {
                     th[..m].copy_from_slice(&t.theta[at..at + m]);
                 }
                 g_th.iter_mut().for_each(|v| *v = [0.0; LANES]);
-                let at = (i0 / LANES * d + j) * tl;
+                let at = tape_at(i0, j, d, tl);
                 let gx = transform.backward_lanes(&x, &theta, &t.cache[at..at + tl], &gy, gl, &mut g_th, &mut scratch);
                 for l in 0..m {
                     g_in[(i0 + l) * d + j] = gx[l];

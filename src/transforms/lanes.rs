@@ -127,7 +127,7 @@ fn spline_backward_lanes(x: &Lanes, theta: &[Lanes], tape: &[Lanes], gy: &Lanes,
         gd1[l] = if inside && k[l] < last { g_d1 * sigmoid(u1[l] + c) } else { 0.0 };
     }
     // Scatter into the knots (0 + a + 0 = a: the scalar pass's `+=` into zeros, bit for bit).
-    for (pair, (g_left, g_right)) in [(gx0, gx1), (gy0, gy1)].iter().enumerate().map(|(p, g)| (p, (g.0, g.1))) {
+    for (pair, (g_left, g_right, soft)) in [(gx0, gx1, sw), (gy0, gy1, sh)].into_iter().enumerate() {
         for (i, gk) in g_knots.iter_mut().enumerate() {
             let fi = i as f32;
             for l in 0..LANES {
@@ -136,7 +136,6 @@ fn spline_backward_lanes(x: &Lanes, theta: &[Lanes], tape: &[Lanes], gy: &Lanes,
                 gk[l] = (0.0 + a) + b;
             }
         }
-        let soft = if pair == 0 { sw } else { sh };
         knots_backward_lanes(g_knots, soft, bound, &mut g_theta[pair * bins..(pair + 1) * bins]);
     }
     for (i, gt) in g_theta[2 * bins..].iter_mut().enumerate() {
