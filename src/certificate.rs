@@ -40,7 +40,12 @@ pub struct Certificate {
     /// linear codes agree with the full data's at the identity (`ivae::init::anchor_stability`).
     #[serde(default)]
     pub anchor_stability: Option<[usize; 2]>,
-    /// The restarts agree and the anchors pin the code down (every resample agrees).
+    /// Goodness of fit of the best restart's prior model (`misspecification`): the codes within
+    /// environments against the fitted priors.
+    #[serde(default)]
+    pub prior_fit: Option<crate::misspecification::PriorFit>,
+    /// The restarts agree, the anchors pin the code down (every resample agrees) and the model
+    /// is not rejected by the goodness-of-fit check.
     pub agrees: bool,
 }
 
@@ -62,6 +67,11 @@ impl Certificate {
             ),
             _ => String::new(),
         };
+        let misfit = match &self.prior_fit {
+            Some(p) if p.misspecified => format!("; but {}", p.message()),
+            _ => String::new(),
+        };
+        let weak = format!("{weak}{misfit}");
         if self.agreement < self.threshold {
             format!(
                 "{head}: NOT certified (< {}). Two fits that explain the data about equally well disagree by more than the theory allows: \
@@ -132,6 +142,11 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
         _ => None,
     };
     let stable = anchor_stability.is_none_or(|[a, t]| a == t);
+    let prior_fit = match u {
+        Some(Aux::Labels(u)) => crate::misspecification::of_model(&best, &ds.x, u)?,
+        _ => None,
+    };
+    let fits = prior_fit.as_ref().is_none_or(|p| !p.misspecified);
     best.certificate = Some(Certificate {
         seeds,
         validation_losses,
@@ -140,7 +155,8 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
         agreement,
         threshold: THRESHOLD,
         anchor_stability,
-        agrees: agreement >= THRESHOLD && stable,
+        prior_fit,
+        agrees: agreement >= THRESHOLD && stable && fits,
     });
     Ok(best)
 }
@@ -170,6 +186,7 @@ mod tests {
             agreement,
             threshold: THRESHOLD,
             anchor_stability: None,
+            prior_fit: None,
             agrees: agreement >= THRESHOLD,
         };
         assert!(c(Class::StronglyIdentifiable, -0.33).message().contains("NOT certified"));

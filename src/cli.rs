@@ -539,7 +539,13 @@ fn fit(args: &FitArgs) -> Result<()> {
     if let Some(check) = model_anchor_check(&model) {
         crate::outln!("anchors: {}", check.message);
     }
+    if let Some(why) = crate::fit::generator_reason(args.kind, &opts, ds.x.cols, u.as_ref())? {
+        crate::outln!("generator: {why}");
+    }
     if let Some(c) = &model.certificate {
+        if let Some(p) = c.prior_fit.as_ref().filter(|p| !p.misspecified) {
+            crate::outln!("model fit: {}", p.message());
+        }
         if c.agrees {
             crate::outln!("certificate: {}", c.message());
         } else {
@@ -687,6 +693,9 @@ fn inspect(m: &Model) -> Result<()> {
         }
         Fitted::Vae(v) => {
             crate::outln!("parameters    {}", v.params.count());
+            if v.config.variant != crate::ivae::Variant::Vae {
+                crate::outln!("generator     mlp (decoder and encoder on the ELBO)");
+            }
             let mut c = v.config.clone();
             c.anchors.clear();
             c.anchor_check = None;
@@ -718,6 +727,9 @@ fn inspect(m: &Model) -> Result<()> {
     match &m.certificate {
         Some(c) => crate::outln!("certificate   {}", c.message()),
         None => crate::outln!("certificate   none (a single fit: nothing to compare it with)"),
+    }
+    if let Some(p) = m.certificate.as_ref().and_then(|c| c.prior_fit.as_ref()) {
+        crate::outln!("model fit     {}", p.message());
     }
     let r = &m.report;
     crate::outln!(

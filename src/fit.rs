@@ -277,12 +277,46 @@ impl FitOptions {
     }
 }
 
-/// Whether `fit` gives `kind` the iVAE family's flow generator on data of `obs_dim` columns
-/// with this u (`--generator`): explicit, or auto on square data with environment labels when
-/// no option of the MLP generator differs from its default.
-pub fn uses_flow_generator(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u: Option<&Aux>) -> Result<bool> {
-    let ivae = matches!(kind, ModelKind::Ivae | ModelKind::IvaeFrozen);
-    let square = opts.latent_dim.unwrap_or(obs_dim) == obs_dim;
+/// Which generator `fit` gives an iVAE-family `kind` and why, in words (None for other kinds):
+/// `--generator auto` must not switch on an incidental option without saying so.
+pub fn generator_reason(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u: Option<&Aux>) -> Result<Option<String>> {
+    if !matches!(kind, ModelKind::Ivae | ModelKind::IvaeFrozen) {
+        return Ok(None);
+    }
+    let flow = uses_flow_generator(kind, opts, obs_dim, u)?;
+    let latent = opts.resolved_latent_dim(kind, obs_dim)?;
+    let name = if flow { "flow (invertible, exact likelihood, noiseless)" } else { "mlp (decoder and encoder on the ELBO, Gaussian observation noise)" };
+    let why = match opts.generator {
+        GeneratorArg::Flow => "--generator flow".to_string(),
+        GeneratorArg::Mlp => "--generator mlp".to_string(),
+        GeneratorArg::Auto if flow => format!("auto: {latent} latents = {obs_dim} observed coordinates, environment labels, no option of the MLP generator"),
+        GeneratorArg::Auto => match (mlp_option(opts), latent == obs_dim, matches!(u, Some(Aux::Labels(_)))) {
+            (Some(name), _, _) => format!("auto: {name} is an option of the MLP generator (--generator flow refuses it)"),
+            (None, false, _) => format!("auto: {latent} latents < {obs_dim} observed coordinates (the flow generator is square)"),
+            (None, true, _) => "auto: u is real-valued (the flow generator needs environment labels)".to_string(),
+        },
+    };
+    let b = opts.budget(flow);
+    let given: Vec<String> = [
+        opts.hidden.map(|_| format!("--hidden {}", b.hidden)),
+        opts.epochs.map(|_| format!("--epochs {}", b.epochs)),
+        opts.lr.map(|_| format!("--lr {:e}", b.lr)),
+        opts.bins.filter(|_| flow).map(|_| format!("--bins {}", b.bins)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let budget = if flow && !given.is_empty() {
+        let d = FitOptions::defaults().budget(true);
+        format!("; {} set the flow's own budget (its defaults: --hidden {}, --epochs {}, --lr {:e}, --bins {})", given.join(", "), d.hidden, d.epochs, d.lr, d.bins)
+    } else {
+        String::new()
+    };
+    Ok(Some(format!("{name} ({why}){budget}")))
+}
+
+/// The first option of the MLP generator given a non-default value, if any.
+fn mlp_option(opts: &FitOptions) -> Option<&'static str> {
     let defaults = FitOptions::defaults();
     let mlp_only = [
         ("--decoder-var", opts.decoder_var != defaults.decoder_var),
@@ -294,7 +328,16 @@ pub fn uses_flow_generator(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u
         ("--objective", opts.objective != defaults.objective),
         ("--freeze-after", opts.freeze_after.is_some()),
     ];
-    let mlp_option = mlp_only.iter().find(|(_, changed)| *changed).map(|(name, _)| *name);
+    mlp_only.iter().find(|(_, changed)| *changed).map(|(name, _)| *name)
+}
+
+/// Whether `fit` gives `kind` the iVAE family's flow generator on data of `obs_dim` columns
+/// with this u (`--generator`): explicit, or auto on square data with environment labels when
+/// no option of the MLP generator differs from its default.
+pub fn uses_flow_generator(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u: Option<&Aux>) -> Result<bool> {
+    let ivae = matches!(kind, ModelKind::Ivae | ModelKind::IvaeFrozen);
+    let square = !ivae || opts.resolved_latent_dim(kind, obs_dim)? == obs_dim;
+    let mlp_option = mlp_option(opts);
     match opts.generator {
         GeneratorArg::Mlp => Ok(false),
         GeneratorArg::Auto => Ok(ivae && square && matches!(u, Some(Aux::Labels(_))) && mlp_option.is_none()),
@@ -306,10 +349,42 @@ pub fn uses_flow_generator(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u
     }
 }
 
+impl FitOptions {
+    /// The latent dimension of `kind` on data of `obs_dim` columns: `--latent-dim`, else for
+    /// ivae-frozen the anchors' dimension (the priors fix it), else the data's. A `--latent-dim`
+    /// that contradicts the anchors, or anchors of more dimensions than the data has, is refused
+    /// naming both.
+    pub fn resolved_latent_dim(&self, kind: ModelKind, obs_dim: usize) -> Result<usize> {
+        let anchors_dim = match (kind, &self.anchors) {
+            (ModelKind::IvaeFrozen, Some(path)) => crate::priors::read_anchors(path)?.first().map(|a| (path, a.mean.len())),
+            _ => None,
+        };
+        match (self.latent_dim, anchors_dim) {
+            (Some(d), Some((path, k))) if d != k => Err(crate::error::Error::input(path, format!(
+                "the anchors' priors have dimension {k} but --latent-dim is {d}: drop --latent-dim (it defaults to the anchors' dimension) or give --anchors of dimension {d}"
+            ))),
+            (None, Some((path, k))) if k > obs_dim => Err(crate::error::Error::input(path, format!(
+                "the anchors' priors have dimension {k} but the data have only {obs_dim} columns: the generator must be injective (latent dimension ≤ observed)"
+            ))),
+            (Some(d), _) => Ok(d),
+            (None, Some((_, k))) => Ok(k),
+            (None, None) => Ok(obs_dim),
+        }
+    }
+}
+
 /// Fit one model of `kind` with `seed`. `u_path` names the labels in error messages.
 pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, seed: u64) -> Result<Model> {
     opts.validate()?;
     opts.check_applies(kind, ds.x.cols)?;
+    let resolved;
+    let opts = if kind == ModelKind::IvaeFrozen && opts.latent_dim.is_none() {
+        resolved = FitOptions { latent_dim: Some(opts.resolved_latent_dim(kind, ds.x.cols)?), ..opts.clone() };
+        &resolved
+    } else {
+        opts.resolved_latent_dim(kind, ds.x.cols)?;
+        opts
+    };
     let flow_generator = uses_flow_generator(kind, opts, ds.x.cols, u)?;
     let budget = opts.budget(flow_generator);
     let train = opts.train_config(seed, &budget);

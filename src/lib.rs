@@ -30,6 +30,7 @@ pub mod io;
 pub mod ivae;
 pub mod matrix;
 pub mod metrics;
+pub mod misspecification;
 pub mod model_file;
 pub mod models;
 pub mod nn;

@@ -94,6 +94,14 @@ impl Fitted {
             _ => false,
         }
     }
+    /// Every environment's current prior in the code's units (the iVAE family with labels), else empty.
+    pub fn env_priors(&self) -> Vec<crate::priors::EnvPrior> {
+        match self {
+            Fitted::Vae(v) => v.env_priors(),
+            Fitted::FlowIvae(f) => f.env_priors(),
+            _ => Vec::new(),
+        }
+    }
     /// Environment labels seen in training (the iVAE family with labels), else empty.
     pub fn envs(&self) -> &[i64] {
         match self {

@@ -433,3 +433,52 @@ fn generator_options_that_cannot_apply_are_refused() {
         assert!(matches!(strongid::models::Model::load(&dir.join("m.safetensors")).unwrap().fitted, strongid::models::Fitted::Vae(_)), "{extra:?}");
     }
 }
+
+/// Issue #21: observation noise makes the noiseless flow generator misspecified; its restarts
+/// still agree (both invert the noise the same way), so agreement alone would certify a wrong
+/// code. The goodness-of-fit check (codes within environments against the frozen priors) says
+/// MISSPECIFIED and the certificate is withheld; the same recipe without noise stays certified,
+/// and `fit` / `inspect` say which generator was used and why.
+#[test]
+fn a_noisy_fit_of_the_noiseless_generator_is_not_certified() {
+    let dir = scratch("misspecified");
+    let fit = |noise: &str| {
+        let data = dir.join(format!("data{noise}"));
+        let sim = ["simulate", "ivae", "--modulation", "mean-variance", "--latent-dim", "3", "--obs-dim", "3", "--segments", "12", "--per-segment", "400", "--noise", noise, "--seed", "7", "--out", p(&data)];
+        assert!(strongid(&sim).status.success());
+        let model = dir.join(format!("m{noise}.safetensors"));
+        let out = strongid(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&data.join("priors.json")), "--epochs", "60", "--out", p(&model), "--quiet"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (text, strongid::models::Model::load(&model).unwrap(), model)
+    };
+    let (clean, m, _) = fit("0");
+    let c = m.certificate.unwrap();
+    let pf = c.prior_fit.as_ref().expect("the flow generator's fit is checked");
+    assert!(c.agrees && !pf.misspecified, "{clean}");
+    assert!(clean.contains("generator: flow") && clean.contains("model fit: ") && clean.contains("consistent with the model"), "{clean}");
+    let (noisy, m, model) = fit("0.2");
+    let c = m.certificate.unwrap();
+    assert!(c.agreement >= 0.95, "the restarts agree on the wrong code: {noisy}");
+    assert!(!c.agrees && c.prior_fit.as_ref().unwrap().misspecified, "{noisy}");
+    assert!(noisy.contains("MISSPECIFIED") && noisy.contains("NOT certified"), "{noisy}");
+    let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
+    assert!(inspect.contains("model fit     the model looks MISSPECIFIED") && inspect.contains("NOT certified"), "{inspect}");
+}
+
+/// Issue #21: with anchors the latent dimension defaults to theirs (5 latents, 12 observed
+/// coordinates, no --latent-dim), and a --latent-dim that contradicts them names both options.
+#[test]
+fn the_latent_dimension_defaults_to_the_anchors() {
+    let dir = scratch("anchor_dim");
+    let data = dir.join("data");
+    assert!(strongid(&["simulate", "linear-env", "--envs", "3", "--latent-dim", "2", "--obs-dim", "12", "--per-env", "300", "--out", p(&data)]).status.success());
+    let (priors, model) = (data.join("priors.json"), dir.join("m.safetensors"));
+    let out = strongid(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&priors), "--epochs", "2", "--restarts", "1", "--out", p(&model), "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("generator: mlp") && String::from_utf8_lossy(&out.stdout).contains("2 latents < 12 observed"));
+    assert_eq!(strongid::models::Model::load(&model).unwrap().latent_dim(), 2);
+    let other = dir.join("x.safetensors");
+    let bad = ["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&priors), "--latent-dim", "3", "--out", p(&other)];
+    expect_input_error(&bad, &["priors.json", "dimension 2", "--latent-dim is 3", "drop --latent-dim", "--anchors of dimension 3"]);
+}

@@ -266,6 +266,20 @@ impl FlowIvae {
         self.config.code_scale.invert(&z)
     }
 
+    /// Every environment's prior in the code's units (z = s ⊙ T(y) + c: mean s m + c, variance
+    /// s² e^{log v}); anchors come back at their frozen values.
+    pub fn env_priors(&self) -> Vec<EnvPrior> {
+        let (mean, logvar) = (tensor::to_matrix(self.prior.values[0].clone()), tensor::to_matrix(self.prior.values[1].clone()));
+        let s = &self.config.code_scale;
+        let d = self.config.dim;
+        let prior = |e: usize, &env: &i64| EnvPrior {
+            env,
+            mean: (0..d).map(|j| s.sd[j] * mean.get(e, j) + s.mean[j]).collect(),
+            var: (0..d).map(|j| s.sd[j] * s.sd[j] * logvar.get(e, j).exp()).collect(),
+        };
+        self.config.envs.iter().enumerate().map(|(e, env)| prior(e, env)).collect()
+    }
+
     /// One draw of x per environment index: z ~ p(z | u), x = g(z).
     pub fn sample(&self, env: &[usize], seed: u64) -> Matrix {
         let d = self.config.dim;
