@@ -283,17 +283,17 @@ pub fn generator_reason(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u: O
     if !matches!(kind, ModelKind::Ivae | ModelKind::IvaeFrozen) {
         return Ok(None);
     }
-    let flow = uses_flow_generator(kind, opts, obs_dim, u)?;
     let latent = opts.resolved_latent_dim(kind, obs_dim)?;
+    let flow = flow_generator_for(kind, opts, latent == obs_dim, u)?;
     let name = if flow { "flow (invertible, exact likelihood, noiseless)" } else { "mlp (decoder and encoder on the ELBO, Gaussian observation noise)" };
     let why = match opts.generator {
         GeneratorArg::Flow => "--generator flow".to_string(),
         GeneratorArg::Mlp => "--generator mlp".to_string(),
         GeneratorArg::Auto if flow => format!("auto: {latent} latents = {obs_dim} observed coordinates, environment labels, no option of the MLP generator"),
-        GeneratorArg::Auto => match (mlp_option(opts), latent == obs_dim, matches!(u, Some(Aux::Labels(_)))) {
-            (Some(name), _, _) => format!("auto: {name} is an option of the MLP generator (--generator flow refuses it)"),
-            (None, false, _) => format!("auto: {latent} latents < {obs_dim} observed coordinates (the flow generator is square)"),
-            (None, true, _) => "auto: u is real-valued (the flow generator needs environment labels)".to_string(),
+        GeneratorArg::Auto => match (mlp_option(opts), latent == obs_dim) {
+            (Some(name), _) => format!("auto: {name} is an option of the MLP generator (--generator flow refuses it)"),
+            (None, false) => format!("auto: {latent} latents < {obs_dim} observed coordinates (the flow generator is square)"),
+            (None, true) => "auto: u is real-valued (the flow generator needs environment labels)".to_string(),
         },
     };
     let b = opts.budget(flow);
@@ -337,6 +337,12 @@ fn mlp_option(opts: &FitOptions) -> Option<&'static str> {
 pub fn uses_flow_generator(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u: Option<&Aux>) -> Result<bool> {
     let ivae = matches!(kind, ModelKind::Ivae | ModelKind::IvaeFrozen);
     let square = !ivae || opts.resolved_latent_dim(kind, obs_dim)? == obs_dim;
+    flow_generator_for(kind, opts, square, u)
+}
+
+/// `uses_flow_generator` once the latent dimension is resolved (`square`: it equals the data's).
+fn flow_generator_for(kind: ModelKind, opts: &FitOptions, square: bool, u: Option<&Aux>) -> Result<bool> {
+    let ivae = matches!(kind, ModelKind::Ivae | ModelKind::IvaeFrozen);
     let mlp_option = mlp_option(opts);
     match opts.generator {
         GeneratorArg::Mlp => Ok(false),

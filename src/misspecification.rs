@@ -1,9 +1,7 @@
 //! Goodness of fit of the iVAE family's prior model, checked without ground truth. Agreement
 //! between restarts shows that the code is unique *for the model*; it says nothing about whether
-//! the model describes the data. A fitted iVAE states that within environment e the code is
-//! z | u = e ~ N(μ_e, diag σ²_e): for the flow generator z = g⁻¹(x) exactly, for the MLP
-//! generator the aggregate of the posteriors q(z | x, u) over the rows of e (equal to the prior
-//! when the model and the posterior are right). So the standardised residuals
+//! the model describes the data. A fitted iVAE with the flow generator states that within
+//! environment e its code z = g⁻¹(x) is exactly N(μ_e, diag σ²_e). So the standardised residuals
 //! r_ij = (z_ij − μ_e(i)j) / σ_e(i)j must be N(0, 1) on every coordinate. Observation noise that a
 //! noiseless generator inverts, or a wrong prior family, makes them heavy-tailed and over-dispersed
 //! (`bench/ivae_misspec.sh`: Kolmogorov–Smirnov distance ≤ 0.027 on noiseless data, ≥ 0.042 at
@@ -16,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// p-value: with 40 000 rows any finite flow is rejected by a test; see `ks_threshold`). Chosen on
 /// `bench/ivae_misspec.sh` data seeds 101–105 and the official datasets (default fits): noiseless
 /// data gave 0.003–0.027 (official mean-variance seed 3 the highest), noise σ = 0.05–0.2 gave
-/// 0.042–0.155; confirmed on seeds 106–110 (README).
+/// 0.042–0.155; confirmed on seeds 106–110 (`bench/ivae_misspec_results.jsonl`).
 pub const KS_MIN: f64 = 0.035;
 
 /// The threshold for `n` residuals per coordinate: `KS_MIN`, or the KS distance that the null
