@@ -101,12 +101,24 @@ fn agreement_at(level: Class, pair: &probe::PairAgreement) -> f64 {
 /// best by validation loss and, with two or more that succeeded, attach the certificate. A
 /// restart that fails (e.g. diverges) is recorded and skipped; if all fail, the first error is
 /// returned. One restart is a plain fit with a progress bar.
+/// With `--generator auto`, a flow-generator fit the goodness-of-fit check rejects is refitted
+/// with observation noise, and D > d is fitted through the lift (`noisy_refit`).
 pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, restarts: usize) -> Result<Model> {
+    if crate::noisy_refit::lifts(kind, opts, ds.x.cols, u)? {
+        return crate::noisy_refit::lifted(kind, opts, ds, u, u_path, restarts);
+    }
+    let fits = fit_restarts(kind, opts, ds, u, u_path, restarts)?;
+    crate::noisy_refit::after_flow(kind, opts, ds, u, u_path, restarts, fits)
+}
+
+/// The successful restarts, best first, the certificate on the first (`fit_certified` without
+/// the noisy refit).
+pub fn fit_restarts(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, restarts: usize) -> Result<Vec<(u64, Model)>> {
     if restarts == 0 {
         return Err(Error::usage("--restarts must be at least 1"));
     }
     if restarts == 1 {
-        return fit_model(kind, opts, ds, u, u_path, opts.seed);
+        return Ok(vec![(opts.seed, fit_model(kind, opts, ds, u, u_path, opts.seed)?)]);
     }
     let seeds: Vec<u64> = (0..restarts as u64).map(|r| opts.seed + r).collect();
     let results = probe::fit_parallel_each(kind, opts, ds, u, u_path, &seeds);
@@ -126,12 +138,12 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
     }
     // Stable sort: equal losses keep seed order, so the choice is a function of the seeds.
     ok.sort_by(|a, b| a.1.report.best_val_loss.total_cmp(&b.1.report.best_val_loss));
-    let mut ok = ok.into_iter();
-    let (best_seed, mut best) = ok.next().expect("non-empty");
-    let Some((second_seed, second)) = ok.next() else {
-        return Ok(best); // only one restart succeeded: nothing to compare with
-    };
-    let (level, _) = probe::prediction(&best);
+    if ok.len() == 1 {
+        return Ok(ok); // only one restart succeeded: nothing to compare with
+    }
+    let (best_seed, second_seed) = (ok[0].0, ok[1].0);
+    let (best, second) = (&ok[0].1, &ok[1].1);
+    let (level, _) = probe::prediction(best);
     let za = best.encode(&ds.x, u, u_path, None)?;
     let zb = second.encode(&ds.x, u, u_path, None)?;
     // A constant code coordinate (a collapsed latent) leaves correlations undefined: no agreement.
@@ -143,11 +155,11 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
     };
     let stable = anchor_stability.is_none_or(|[a, t]| a == t);
     let prior_fit = match u {
-        Some(Aux::Labels(u)) => crate::misspecification::of_model(&best, &ds.x, u)?,
+        Some(Aux::Labels(u)) => crate::misspecification::of_model(best, &ds.x, u)?,
         _ => None,
     };
     let fits = prior_fit.as_ref().is_none_or(|p| !p.misspecified);
-    best.certificate = Some(Certificate {
+    ok[0].1.certificate = Some(Certificate {
         seeds,
         validation_losses,
         best_two: [best_seed, second_seed],
@@ -158,7 +170,7 @@ pub fn fit_certified(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option
         prior_fit,
         agrees: agreement >= THRESHOLD && stable && fits,
     });
-    Ok(best)
+    Ok(ok)
 }
 
 #[cfg(test)]

@@ -539,8 +539,13 @@ fn fit(args: &FitArgs) -> Result<()> {
     if let Some(check) = model_anchor_check(&model) {
         crate::outln!("anchors: {}", check.message);
     }
-    if let Some(why) = crate::fit::generator_reason(args.kind, &opts, ds.x.cols, u.as_ref())? {
-        crate::outln!("generator: {why}");
+    match &model.auto_refit {
+        Some(r) => crate::outln!("generator: {}", r.message()),
+        None => {
+            if let Some(why) = crate::fit::generator_reason(args.kind, &opts, ds.x.cols, u.as_ref())? {
+                crate::outln!("generator: {why}");
+            }
+        }
     }
     if let Some(c) = &model.certificate {
         if let Some(p) = c.prior_fit.as_ref().filter(|p| !p.misspecified) {
@@ -694,7 +699,9 @@ fn inspect(m: &Model) -> Result<()> {
         Fitted::Vae(v) => {
             crate::outln!("parameters    {}", v.params.count());
             if v.config.variant != crate::ivae::Variant::Vae {
-                crate::outln!("generator     mlp (decoder and encoder on the ELBO)");
+                let noise = v.noise_sd().iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(" ");
+                let how = if v.config.learn_decoder_var { "learned" } else { "fixed" };
+                crate::outln!("generator     mlp (decoder and encoder on the ELBO), observation noise sd {noise} ({how}, data units)");
             }
             let mut c = v.config.clone();
             c.anchors.clear();
@@ -722,6 +729,9 @@ fn inspect(m: &Model) -> Result<()> {
             crate::outln!("loading       {:?}", (0..fa.loading.rows).map(|i| fa.loading.row(i).to_vec()).collect::<Vec<_>>());
             crate::outln!("noise var     {:?}", fa.noise_var);
         }
+    }
+    if let Some(r) = &m.auto_refit {
+        crate::outln!("auto          {}", r.message());
     }
     crate::outln!("training      {}", serde_json::to_string(&m.train).expect("serializes"));
     match &m.certificate {

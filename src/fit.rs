@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::flows::FlowConfig;
 use crate::io::{Aux, AuxKind, Dataset};
+use crate::matrix::Matrix;
 use crate::ivae::fit::VaeOptions;
 use crate::models::{Fitted, Model, ModelKind};
 use crate::nn::Activation;
@@ -136,6 +137,12 @@ pub struct FitOptions {
     #[arg(skip)]
     #[serde(skip)]
     pub checkpoint: Option<std::sync::Arc<crate::train::checkpoint::Checkpointing>>,
+    /// The MLP generator's warm start per fit seed: a code to regress onto instead of the linear
+    /// code (`auto`'s noisy refit of a rejected flow fit, `noisy_refit`). Internal: a function of
+    /// the flow fits, which the checkpoint's fingerprint already covers.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub start_codes: Option<std::sync::Arc<std::collections::BTreeMap<u64, std::sync::Arc<Matrix>>>>,
 }
 
 /// The options whose defaults depend on what is fitted, resolved (`FitOptions::budget`).
@@ -199,6 +206,7 @@ impl FitOptions {
                 let w = &self.objective_weights;
                 crate::ivae::weighted::Weights { a: w[0], b: w[1], c: w[2], d: w[3] }
             }),
+            start_code: None,
         }
     }
     pub fn train_config(&self, seed: u64, b: &Budget) -> TrainConfig {
@@ -316,7 +324,7 @@ pub fn generator_reason(kind: ModelKind, opts: &FitOptions, obs_dim: usize, u: O
 }
 
 /// The first option of the MLP generator given a non-default value, if any.
-fn mlp_option(opts: &FitOptions) -> Option<&'static str> {
+pub fn mlp_option(opts: &FitOptions) -> Option<&'static str> {
     let defaults = FitOptions::defaults();
     let mlp_only = [
         ("--decoder-var", opts.decoder_var != defaults.decoder_var),
@@ -406,7 +414,14 @@ pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Au
             (Fitted::FlowIvae(m), report)
         }
         ModelKind::Vae | ModelKind::Ivae | ModelKind::IvaeFrozen => {
-            let (vae, report) = crate::ivae::fit::fit(&opts.vae_options(kind, ds.x.cols, &budget), &ds.x, u, u_path, &train, progress)?;
+            let start_code = opts.start_codes.as_ref().and_then(|c| c.get(&seed).cloned());
+            // A refit from a given code is another run than the plain fit of this seed.
+            let train = match (&start_code, &train.checkpoint) {
+                (Some(_), Some(c)) => TrainConfig { checkpoint: Some(c.sub("noisy-refit")), ..train.clone() },
+                _ => train.clone(),
+            };
+            let vae_opts = VaeOptions { start_code, ..opts.vae_options(kind, ds.x.cols, &budget) };
+            let (vae, report) = crate::ivae::fit::fit(&vae_opts, &ds.x, u, u_path, &train, progress)?;
             (Fitted::Vae(vae), report)
         }
         ModelKind::Fa | ModelKind::FaTri => {
@@ -414,7 +429,7 @@ pub fn fit_model(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Au
             (Fitted::Fa(fa), report)
         }
     };
-    Ok(Model { kind, fitted, train, report, certificate: None })
+    Ok(Model { kind, fitted, train, report, certificate: None, auto_refit: None })
 }
 
 /// The auxiliary variable u: `aux` if given (read as `kind` says), else the dataset's u.npy;

@@ -34,6 +34,7 @@ pub mod misspecification;
 pub mod model_file;
 pub mod models;
 pub mod nn;
+pub mod noisy_refit;
 pub mod ot;
 pub mod plot;
 pub mod priors;

@@ -27,6 +27,9 @@ pub struct Header {
     /// The fit-time certificate (`certificate::Certificate`) of a fit with several restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<serde_json::Value>,
+    /// What `--generator auto` did beyond one fit (`noisy_refit::AutoRefit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_refit: Option<serde_json::Value>,
     /// FNV-1a of the header JSON (with this field empty) and the tensors, filled in by `save`. It lives inside the one metadata entry
     /// because safetensors writes a metadata map in hash order: one key keeps files byte-stable.
     #[serde(default)]
@@ -43,6 +46,7 @@ impl Header {
             config,
             training,
             certificate: None,
+            auto_refit: None,
             checksum: String::new(),
         }
     }

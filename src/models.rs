@@ -129,6 +129,8 @@ pub struct Model {
     pub report: TrainReport,
     /// Agreement of the best two restarts (`certificate`), when more than one was fitted.
     pub certificate: Option<Certificate>,
+    /// What `--generator auto` did beyond one fit: the noisy refit of a rejected flow, or the lift (`noisy_refit`).
+    pub auto_refit: Option<crate::noisy_refit::AutoRefit>,
 }
 
 impl Model {
@@ -315,6 +317,7 @@ impl Model {
             serde_json::to_value(&self.report).expect("report serializes"),
         );
         header.certificate = self.certificate.as_ref().map(|c| serde_json::to_value(c).expect("certificate serializes"));
+        header.auto_refit = self.auto_refit.as_ref().map(|c| serde_json::to_value(c).expect("auto refit serializes"));
         (header, self.tensors())
     }
 
@@ -371,7 +374,11 @@ impl Model {
             Some(c) => Some(serde_json::from_value(c).map_err(|e| bad(format!("invalid certificate: {e}")))?),
             None => None,
         };
-        Ok(Model { kind, fitted, train, report, certificate })
+        let auto_refit = match header.auto_refit {
+            Some(c) => Some(serde_json::from_value(c).map_err(|e| bad(format!("invalid auto refit: {e}")))?),
+            None => None,
+        };
+        Ok(Model { kind, fitted, train, report, certificate, auto_refit })
     }
 }
 

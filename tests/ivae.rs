@@ -137,6 +137,7 @@ fn linear_options(anchors: &Path, allow_weak: bool) -> VaeOptions {
         warm_start_epochs: 0,
         posterior: strongid::ivae::PosteriorKind::Diagonal,
         weighted: None,
+        start_code: None,
     }
 }
 
@@ -425,12 +426,17 @@ fn generator_options_that_cannot_apply_are_refused() {
     let u = dir.join("u_real.npy");
     strongid::io::write_npy(&u, &strongid::Matrix::from_fn(400, 2, |i, j| (i + j) as f64 / 400.0)).unwrap();
     expect(fit(&["ivae", "--generator", "flow", "--aux", p(&u)]), &["needs environment labels"]);
-    // Auto falls back to the MLP generator when its options are given or the data are not square.
-    for extra in [&["--posterior", "diagonal"][..], &["--latent-dim", "2"][..]] {
-        let args: Vec<String> = fit(&["ivae", "--epochs", "1", "--restarts", "1", "--quiet", "--force"]).into_iter().chain(extra.iter().map(|s| s.to_string())).collect();
+    // Auto falls back to the MLP generator when its options are given, and lifts when the data
+    // have more coordinates than latents (a flow on the principal components starts the MLP).
+    for (extra, lifted) in [(&["--posterior", "diagonal"][..], false), (&["--latent-dim", "2"][..], true)] {
+        let args: Vec<String> = fit(&["ivae", "--epochs", "2", "--restarts", "1", "--force"]).into_iter().chain(extra.iter().map(|s| s.to_string())).collect();
         let o = strongid(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert!(matches!(strongid::models::Model::load(&dir.join("m.safetensors")).unwrap().fitted, strongid::models::Fitted::Vae(_)), "{extra:?}");
+        let m = strongid::models::Model::load(&dir.join("m.safetensors")).unwrap();
+        assert!(matches!(m.fitted, strongid::models::Fitted::Vae(_)), "{extra:?}");
+        let said = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(matches!(m.auto_refit, Some(strongid::noisy_refit::AutoRefit::Lift(_))), lifted, "{extra:?}: {said}");
+        assert_eq!(said.contains("leading principal components"), lifted, "{said}");
     }
 }
 
@@ -442,28 +448,47 @@ fn generator_options_that_cannot_apply_are_refused() {
 #[test]
 fn a_noisy_fit_of_the_noiseless_generator_is_not_certified() {
     let dir = scratch("misspecified");
-    let fit = |noise: &str| {
+    let fit = |noise: &str, generator: &str| {
         let data = dir.join(format!("data{noise}"));
-        let sim = ["simulate", "ivae", "--modulation", "mean-variance", "--latent-dim", "3", "--obs-dim", "3", "--segments", "12", "--per-segment", "400", "--noise", noise, "--seed", "7", "--out", p(&data)];
-        assert!(strongid(&sim).status.success());
-        let model = dir.join(format!("m{noise}.safetensors"));
-        let out = strongid(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&data.join("priors.json")), "--epochs", "60", "--out", p(&model), "--quiet"]);
+        if !data.exists() {
+            let sim = ["simulate", "ivae", "--modulation", "mean-variance", "--latent-dim", "3", "--obs-dim", "3", "--segments", "12", "--per-segment", "400", "--noise", noise, "--seed", "7", "--out", p(&data)];
+            assert!(strongid(&sim).status.success());
+        }
+        let model = dir.join(format!("m{noise}{generator}.safetensors"));
+        let out = strongid(&["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&data.join("priors.json")), "--epochs", "60", "--generator", generator, "--out", p(&model), "--quiet"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (text, strongid::models::Model::load(&model).unwrap(), model)
     };
-    let (clean, m, _) = fit("0");
+    let (clean, m, _) = fit("0", "auto");
+    assert!(m.auto_refit.is_none(), "a flow fit that passes the check is kept");
     let c = m.certificate.unwrap();
     let pf = c.prior_fit.as_ref().expect("the flow generator's fit is checked");
     assert!(c.agrees && !pf.misspecified, "{clean}");
     assert!(clean.contains("generator: flow") && clean.contains("model fit: ") && clean.contains("consistent with the model"), "{clean}");
-    let (noisy, m, model) = fit("0.2");
-    let c = m.certificate.unwrap();
+    let (noisy, flow, model) = fit("0.2", "flow");
+    let c = flow.certificate.clone().unwrap();
     assert!(c.agreement >= 0.95, "the restarts agree on the wrong code: {noisy}");
     assert!(!c.agrees && c.prior_fit.as_ref().unwrap().misspecified, "{noisy}");
     assert!(noisy.contains("MISSPECIFIED") && noisy.contains("NOT certified"), "{noisy}");
     let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
     assert!(inspect.contains("model fit     the model looks MISSPECIFIED") && inspect.contains("NOT certified"), "{inspect}");
+    // auto refits the rejected flow with learned observation noise: it estimates the noise's sd
+    // (0.2), keeps the noisy model by held-out likelihood, and its code is closer to the truth.
+    let (text, noisy, model) = fit("0.2", "auto");
+    let Some(strongid::noisy_refit::AutoRefit::Noise(refit)) = noisy.auto_refit.clone() else { panic!("the rejected flow fit is refitted: {text}") };
+    assert!(refit.kept_noisy && refit.noisy_heldout_bound < refit.flow_heldout_nll && refit.flow_fit.misspecified, "{text}");
+    assert!(refit.noise_sd.iter().all(|s| (0.12..0.3).contains(s)), "noise sd {:?} for a true 0.2", refit.noise_sd);
+    assert!(matches!(noisy.fitted, strongid::models::Fitted::Vae(_)) && text.contains("generator: mlp with learned observation noise (the flow generator's fit was rejected"), "{text}");
+    let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
+    assert!(inspect.contains("auto          mlp with learned observation noise") && inspect.contains("(learned, data units)"), "{inspect}");
+    let ds = strongid::io::Dataset::load(&dir.join("data0.2")).unwrap();
+    let strong = |m: &strongid::models::Model| {
+        let z = m.encode(&ds.x, ds.u.as_ref(), Path::new("u"), None).unwrap();
+        strongid::metrics::evaluate(ds.z.as_ref().unwrap(), &z).unwrap().strong_mcc
+    };
+    let (a, b) = (strong(&noisy), strong(&flow));
+    assert!(a > b + 0.02, "noisy refit strong_mcc {a:.4} vs the flow's {b:.4}");
 }
 
 /// Issue #21: with anchors the latent dimension defaults to theirs (5 latents, 12 observed
@@ -481,4 +506,61 @@ fn the_latent_dimension_defaults_to_the_anchors() {
     let other = dir.join("x.safetensors");
     let bad = ["fit", "ivae-frozen", "--data", p(&data), "--anchors", p(&priors), "--latent-dim", "3", "--out", p(&other)];
     expect_input_error(&bad, &["priors.json", "dimension 2", "--latent-dim is 3", "drop --latent-dim", "--anchors of dimension 3"]);
+}
+
+/// The importance-weighted bound (`Vae::log_lik_bound`) against log p(x | u) by quadrature: one
+/// latent, so p(x | u) = ∫ N(x; f(z), diag s²) N(z; m_u, v_u) dz on a fine grid is exact. The
+/// bound is below it on average (Jensen), K = 1 averages to the ELBO, and K = 512 closes
+/// most of the ELBO's gap (a random encoder: 49 nats for the ELBO, 0.15 for K = 512).
+#[test]
+fn the_importance_weighted_bound_is_below_and_near_the_exact_likelihood() {
+    let config = VaeConfig { latent_dim: 1, obs_dim: 2, envs: vec![0, 1], posterior: strongid::ivae::PosteriorKind::Full, decoder_var: 0.05, ..small_config(Vec::new()) };
+    let vae = Vae::new(config, &mut stream(3, 0));
+    let p = &vae.params.values;
+    let x = strongid::simulate::standard_normal(6, 2, &mut stream(4, 0));
+    let onehot = Matrix::from_fn(6, 2, |i, e| f64::from(i % 2 == e));
+    let (xt, ut) = (tensor::from_matrix(&x, DType::F32), tensor::from_matrix(&onehot, DType::F32));
+    // log p(x_i | u_i) by the trapezoid rule on z ∈ [−12, 12] (the prior has variance 1 here).
+    let grid: Vec<f64> = (0..=24_000).map(|k| -12.0 + k as f64 * 1e-3).collect();
+    let zt = tensor::from_matrix(&Matrix::new(grid.len(), 1, grid.clone()), DType::F32);
+    let fz = tensor::to_matrix(vae.decode(p, zt));
+    let prior = vae.prior(p, Some(ut.clone()), 6, &xt);
+    let (pm, pv) = (tensor::to_vec(prior.mean), tensor::to_vec(prior.var));
+    let exact: Vec<f64> = (0..6)
+        .map(|i| {
+            let log_terms: Vec<f64> = grid
+                .iter()
+                .enumerate()
+                .map(|(k, z)| {
+                    let ll: f64 = (0..2).map(|j| -0.5 * ((x.get(i, j) - fz.get(k, j)).powi(2) / 0.05 + (2.0 * std::f64::consts::PI * 0.05).ln())).sum();
+                    ll - 0.5 * ((z - pm[i]).powi(2) / pv[i] + (2.0 * std::f64::consts::PI * pv[i]).ln())
+                })
+                .collect();
+            let m = log_terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            m + (log_terms.iter().map(|t| (t - m).exp()).sum::<f64>() * 1e-3).ln()
+        })
+        .collect();
+    let bound = |k: usize, seed: u64| {
+        let mut rng = stream(seed, 1);
+        let eps = (0..k).map(|_| tensor::from_matrix(&strongid::simulate::standard_normal(6, 1, &mut rng), DType::F32)).collect();
+        tensor::to_vec(vae.log_lik_bound(p, xt.clone(), Some(ut.clone()), eps))
+    };
+    // A lower bound in expectation (Jensen): averaged over 40 realisations.
+    let reps = 40;
+    let tight: Vec<f64> = (0..reps).map(|s| bound(512, s)).fold(vec![0.0; 6], |a, b| a.iter().zip(&b).map(|(a, b)| a + b / reps as f64).collect());
+    for i in 0..6 {
+        assert!(tight[i] <= exact[i] + 0.01, "row {i}: bound {} above exact {}", tight[i], exact[i]);
+    }
+    // K = 1, averaged over draws, is the ELBO (its KL in closed form): the same mean.
+    let draws = 400;
+    let elbo_mc: f64 = (0..draws).map(|s| bound(1, 100 + s).iter().sum::<f64>()).sum::<f64>() / draws as f64;
+    let mut rng = stream(9, 0);
+    let elbo: f64 = (0..draws)
+        .map(|_| -tensor::to_vec(vae.neg_elbo(p, xt.clone(), Some(ut.clone()), tensor::from_matrix(&strongid::simulate::standard_normal(6, 1, &mut rng), DType::F32))).iter().sum::<f64>())
+        .sum::<f64>()
+        / draws as f64;
+    assert!((elbo_mc - elbo).abs() < 0.05 * elbo.abs().max(1.0), "K = 1 bound {elbo_mc} vs ELBO {elbo}");
+    // The gap to the exact likelihood: K = 512 closes most of the ELBO's (a random encoder).
+    let (exact, tight): (f64, f64) = (exact.iter().sum(), tight.iter().sum());
+    assert!(elbo < tight && exact - tight < 0.2 * (exact - elbo), "ELBO {elbo} < K = 512 bound {tight} < exact {exact}");
 }

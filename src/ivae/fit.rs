@@ -42,6 +42,9 @@ pub struct VaeOptions {
     pub posterior: super::PosteriorKind,
     /// Train on the official weighted objective with these weights (diagonal posterior only).
     pub weighted: Option<super::weighted::Weights>,
+    /// The code (n × d, latent units, one row per row of x) the warm start regresses onto
+    /// instead of the linear code: the noisy refit of a rejected flow fit starts at its g⁻¹(x).
+    pub start_code: Option<std::sync::Arc<Matrix>>,
 }
 
 /// The training objective: mean negative ELBO of rows of `x` with u as the networks see it
@@ -234,7 +237,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
     // The warm start's linear code needs environments (their moments); a real-valued u starts
     // from the random initialisation.
     if let (true, Some(u)) = (opts.warm_start_epochs > 0 && opts.variant != Variant::Vae, u) {
-        warm_start(&mut vae, x, u, opts.warm_start_epochs, train_cfg).map_err(with_hint)?;
+        warm_start(&mut vae, x, u, opts.warm_start_epochs, opts.start_code.as_deref(), train_cfg).map_err(with_hint)?;
         first_start = train::Start::Continuation;
     }
     let run = |vae: &Vae, cfg: &TrainConfig, start| train::fit_from(&NegElbo::new(vae, x, &onehot), vae.params.values.clone(), cfg, show_progress, start).map_err(with_hint);
@@ -336,13 +339,18 @@ fn anchor_stability_of(standardize: Option<&crate::standardize::Standardize>, en
     super::init::anchor_stability(&x, &env, envs.len(), d, &anchors, STABILITY_RESAMPLES, threshold, &mut train::stream(seed, train::STREAM_WARM))
 }
 
-/// Start the networks at the linear code of `init` (the prior tables of learned environments at
-/// its per-environment moments) by `epochs` epochs of regression (`warm::WarmStart`).
-fn warm_start(vae: &mut Vae, x: &Matrix, u: &[i64], epochs: usize, train_cfg: &TrainConfig) -> Result<()> {
+/// Start the networks at `code` if given, else the linear code of `init` (the prior tables of
+/// learned environments at its per-environment moments) by `epochs` epochs of regression
+/// (`warm::WarmStart`).
+fn warm_start(vae: &mut Vae, x: &Matrix, u: &[i64], epochs: usize, code: Option<&Matrix>, train_cfg: &TrainConfig) -> Result<()> {
     let config = &vae.config;
     let (m, d) = (config.n_envs(), config.latent_dim);
     let (env, anchors) = env_indices(config, u);
-    let code = super::init::linear_code(x, &env, m, d, &anchors, Some(&mut train::stream(train_cfg.seed, train::STREAM_WARM)));
+    let code = match code {
+        Some(c) if c.rows == x.rows && c.cols == d => c.clone(),
+        Some(c) => return Err(Error::usage(format!("the start code is {} × {}, the data {} × {d}", c.rows, c.cols, x.rows))),
+        None => super::init::linear_code(x, &env, m, d, &anchors, Some(&mut train::stream(train_cfg.seed, train::STREAM_WARM))),
+    };
     let (mean, var) = super::init::env_mean_var(&code, &env, m);
     let e = vae.encoder.n_tensors() + vae.decoder.n_tensors();
     if config.prior_mean {

@@ -188,6 +188,14 @@ impl FlowIvaeConfig {
         block.try_inverse().filter(|inv| inv.iter().all(|v| v.is_finite()))
     }
 
+    /// log|det ∂y/∂x_std| = log|det W_d×d| − Σ log s_j: what turns the likelihood of the flow's
+    /// input y into the likelihood of the standardised data.
+    pub fn log_det_input(&self) -> f64 {
+        let d = self.dim;
+        let block = self.linear_matrix().rows(0, d).into_owned();
+        block.determinant().abs().ln() - self.code_scale.sd.iter().map(|s| s.ln()).sum::<f64>()
+    }
+
     /// y = (([x_std, 1] · W) − c) / s: the flow's input.
     fn to_flow_input(&self, x: &Matrix) -> Matrix {
         let d = self.dim;

@@ -390,17 +390,9 @@ impl Vae {
         }
     }
 
-    pub fn decode(&self, p: &[Tensor<2>], z: Tensor<2>) -> Tensor<2> {
-        self.decoder.forward(self.dec_params(p), z)
-    }
-
-    /// Negative ELBO per row: −E_q[log p(x | z)] + KL(q ‖ p), one reparameterised sample.
-    pub fn neg_elbo(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>, eps: Tensor<2>) -> Tensor<1> {
-        let n = x.dims()[0];
-        let q = self.posterior(p, x.clone(), onehot.clone());
-        let prior = self.prior(p, onehot, n, &x);
+    /// z = m + L ε (L = diag √v plus the below-diagonal entries), and the diagonal of L Lᵀ.
+    fn reparameterise(&self, q: &Gaussian, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let d = self.config.latent_dim;
-        // z = m + L ε, and the rows' squared norms Σ_k L_jk² (the diagonal of L Lᵀ, for the KL).
         let (lower_eps, cov_diag) = match &q.offdiag {
             None => (None, q.var.clone()),
             Some(off) => {
@@ -424,21 +416,65 @@ impl Vae {
         if let Some(s) = lower_eps {
             z = z.add(s);
         }
+        (z, cov_diag)
+    }
+
+    /// −log N(x; f(z), diag s²) per row ([n, 1]), s² fixed or learned per coordinate (floored).
+    fn neg_log_lik(&self, p: &[Tensor<2>], z: Tensor<2>, x: Tensor<2>) -> Tensor<2> {
         let dx = self.config.obs_dim;
-        // −log N(x; f(z), diag s²), s² fixed or learned per coordinate (floored).
         let log_s2 = match self.config.decoder_logvar_index() {
             Some(k) => p[k].clone().clamp_min(MIN_DECODER_VAR.ln()),
             None => tensor::full_like(&x, [1, dx], self.config.decoder_var.ln()),
         };
-        let rec = self
-            .decode(p, z)
+        self.decode(p, z)
             .sub(x)
             .square()
             .div(log_s2.clone().exp())
             .add(log_s2)
             .add_scalar((2.0 * std::f64::consts::PI).ln())
             .sum_dim(1)
-            .mul_scalar(0.5);
+            .mul_scalar(0.5)
+    }
+
+    /// Importance-weighted bound of log p(x | u) per row (Burda et al. 2016, Eq. 8), x
+    /// standardised: log (1/K) Σ_k p(x | z_k) p(z_k | u) / q(z_k | x, u), z_k ~ q. A lower
+    /// bound for every K that increases to log p(x | u) as K → ∞ (K = 1: the ELBO in
+    /// expectation). `eps`: K draws of [n, d] standard normals.
+    pub fn log_lik_bound(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>, eps: Vec<Tensor<2>>) -> Tensor<1> {
+        let n = x.dims()[0];
+        let d = self.config.latent_dim as f64;
+        let ln_2pi = (2.0 * std::f64::consts::PI).ln();
+        let q = self.posterior(p, x.clone(), onehot.clone());
+        let prior = self.prior(p, onehot, n, &x);
+        // log q(z) = −½ ‖ε‖² − Σ_j log L_jj − (d/2) log 2π, L_jj = √v_j.
+        let log_det = q.var.clone().log().sum_dim(1).mul_scalar(0.5);
+        let k = eps.len();
+        let log_w: Vec<Tensor<2>> = eps
+            .into_iter()
+            .map(|e| {
+                let log_q = e.clone().square().sum_dim(1).mul_scalar(-0.5).sub(log_det.clone()).sub_scalar(0.5 * d * ln_2pi);
+                let (z, _) = self.reparameterise(&q, e);
+                let dz = z.clone().sub(prior.mean.clone());
+                let log_p = dz.square().div(prior.var.clone()).add(prior.var.clone().log()).add_scalar(ln_2pi).sum_dim(1).mul_scalar(-0.5);
+                self.neg_log_lik(p, z, x.clone()).neg().add(log_p).sub(log_q)
+            })
+            .collect();
+        let w = Tensor::cat(log_w, 1);
+        let max = w.clone().max_dim(1);
+        w.sub(max.clone()).exp().sum_dim(1).log().add(max).sub_scalar((k as f64).ln()).squeeze_dim::<1>(1)
+    }
+
+    pub fn decode(&self, p: &[Tensor<2>], z: Tensor<2>) -> Tensor<2> {
+        self.decoder.forward(self.dec_params(p), z)
+    }
+
+    /// Negative ELBO per row: −E_q[log p(x | z)] + KL(q ‖ p), one reparameterised sample.
+    pub fn neg_elbo(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>, eps: Tensor<2>) -> Tensor<1> {
+        let n = x.dims()[0];
+        let q = self.posterior(p, x.clone(), onehot.clone());
+        let prior = self.prior(p, onehot, n, &x);
+        let (z, cov_diag) = self.reparameterise(&q, eps);
+        let rec = self.neg_log_lik(p, z, x);
         // KL(N(m_q, L Lᵀ) ‖ N(m_p, diag v_p)) = ½ Σ_j [log v_p − log L_jj² + ((L Lᵀ)_jj + (m_q − m_p)²)/v_p − 1].
         let kl = prior.var.clone().log().sub(q.var.clone().log())
             .add(cov_diag.add(q.mean.sub(prior.mean).square()).div(prior.var))
@@ -511,6 +547,13 @@ impl Vae {
             Some(k) => tensor::to_vec(self.params.values[k].clone()).iter().map(|lv| lv.exp().max(MIN_DECODER_VAR)).collect(),
             None => vec![self.config.decoder_var; self.config.obs_dim],
         }
+    }
+
+    /// The decoder's observation noise sd per coordinate in the data's units (learned, or the
+    /// fixed --decoder-var), undoing the standardisation.
+    pub fn noise_sd(&self) -> Vec<f64> {
+        let sd = |j: usize| self.config.standardize.as_ref().map_or(1.0, |s| s.sd[j]);
+        self.decoder_var().iter().enumerate().map(|(j, v)| v.sqrt() * sd(j)).collect()
     }
 
     /// The current prior of every environment (anchors at their frozen values).
