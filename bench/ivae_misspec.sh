@@ -24,7 +24,7 @@ CASES="${CASES:-noise-meanvar noise-variance official d10 d20 lift}"
 has() { [[ " $CASES " == *" $1 "* ]]; }
 [ -n "${STRONGID:-}" ] || cargo build --release --quiet
 S="${STRONGID:-target/release/strongid}"
-W=target/bench-misspec
+W="${WORK:-target/bench-misspec}"
 mkdir -p "$W"
 OUT="${OUT:-bench/ivae_misspec_results.jsonl}"
 : > "$OUT.tmp"

@@ -26,8 +26,10 @@ enum Command {
     Fit(FitArgs),
     /// Encode observations: z = T(x) for flows, the posterior mean for the others.
     Encode {
+        /// A model file written by `strongid fit`.
         #[arg(long)]
         model: PathBuf,
+        /// Observations: an .npy / .csv file (n × D), or a dataset directory (its x.npy, and its u.npy for the iVAE family).
         #[arg(long)]
         data: PathBuf,
         /// u for the iVAE family: environment labels or a real-valued matrix (overrides the
@@ -40,19 +42,25 @@ enum Command {
         /// A posterior sample instead of the posterior mean (iVAE family), seeded by --seed.
         #[arg(long)]
         sample: bool,
+        /// Seeds the posterior draws of --sample.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Where to write the codes (.npy, n × d).
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing file at --out.
         #[arg(long)]
         force: bool,
     },
     /// Draw samples from a fitted model.
     Sample {
+        /// A model file written by `strongid fit`.
         #[arg(long)]
         model: PathBuf,
+        /// How many samples.
         #[arg(long)]
         n: usize,
+        /// Seeds the draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// iVAE family: sample from this environment's prior (default: environments drawn uniformly).
@@ -61,26 +69,34 @@ enum Command {
         /// ivae with a real-valued u: one row of u per sample (then --n must match its rows).
         #[arg(long)]
         aux: Option<PathBuf>,
+        /// Where to write the samples (.npy, n × D).
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing file at --out.
         #[arg(long)]
         force: bool,
     },
     /// Exact log-density of each row.
     Logprob {
+        /// A model file written by `strongid fit` (a flow or factor analysis).
         #[arg(long)]
         model: PathBuf,
+        /// Observations: an .npy / .csv file (n × D) or a dataset directory.
         #[arg(long)]
         data: PathBuf,
+        /// Where to write the log-densities (.npy, n × 1, nats).
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing file at --out.
         #[arg(long)]
         force: bool,
     },
     /// Identifiability metrics between true and learned latents.
     Eval {
+        /// The true latents (.npy / .csv, n × d), e.g. a simulated dataset's z.npy.
         #[arg(long = "true")]
         truth: PathBuf,
+        /// The learned codes (.npy / .csv, n × d), e.g. written by `strongid encode`.
         #[arg(long)]
         learned: PathBuf,
         /// Print one JSON object instead of a table.
@@ -88,7 +104,10 @@ enum Command {
         json: bool,
     },
     /// Print a saved model's kind, dimensions, configuration and training summary.
-    Inspect { model: PathBuf },
+    Inspect {
+        /// A model file written by `strongid fit`.
+        model: PathBuf,
+    },
     /// Studies: seed × data × model sweeps as independent, resumable tasks (any scheduler).
     #[command(subcommand)]
     Study(StudyCmd),
@@ -100,6 +119,7 @@ enum Command {
         /// Paper-scale settings (M = 40, L = 1000, 5 seeds).
         #[arg(long)]
         full: bool,
+        /// Output directory (results.json, results.md, report.html, the figures).
         #[arg(long, default_value = "strongid-experiments")]
         out: PathBuf,
         /// Only these experiments, comma-separated (e.g. E1,E5).
@@ -112,14 +132,18 @@ enum Command {
     },
     /// Fit several restarts and measure the empirical indeterminacy between their codes.
     Probe {
+        /// The model kind whose restarts are compared.
         kind: ModelKind,
+        /// A dataset directory (x.npy, and u.npy for the iVAE family) or an .npy / .csv file.
         #[arg(long)]
         data: PathBuf,
         /// u: environment labels or a real-valued matrix (overrides the dataset's u.npy).
         #[arg(long)]
         aux: Option<PathBuf>,
+        /// How to read u: labels if it is one column of integers, else real-valued.
         #[arg(long, value_enum, default_value = "auto")]
         aux_kind: AuxKind,
+        /// How many restarts to fit (seeds seed, seed+1, …) and compare pairwise.
         #[arg(long, default_value_t = 4)]
         restarts: usize,
         /// Agreement needed at a level for every pair.
@@ -135,6 +159,7 @@ enum Command {
     Theory {
         /// A model kind; omit for the whole catalogue.
         kind: Option<ModelKind>,
+        /// Latent dimension of the model class.
         #[arg(long, default_value_t = 3)]
         dim: usize,
         /// ivae-frozen: the anchor priors (their check decides the set).
@@ -147,28 +172,34 @@ enum Command {
         /// A(M) is applied to its codes of --data.
         #[arg(long, requires = "data")]
         model: Option<PathBuf>,
+        /// Observations that --model encodes.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Seeds the random member of A(M) and the probe codes.
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
     /// OT → KR limit (§5.2): closed-form and empirical error of c_t-optimal maps against KR.
     OtKr {
+        /// Dimension of the two Gaussians.
         #[arg(long, default_value_t = 2)]
         dim: usize,
         /// Largest sample size of the empirical grid (also n/2, n/4, n/8).
         #[arg(long, default_value_t = 2000)]
         n: usize,
+        /// Seeds the pair of Gaussians and the samples.
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Where to write the SVG plot.
         #[arg(long, default_value = "ot-kr.svg")]
         plot: PathBuf,
+        /// Replace an existing file at --plot.
         #[arg(long)]
         force: bool,
     },
     /// The main job on built-in data: the quick experiment suite (E1–E6), a few minutes.
     Demo {
+        /// Output directory (results.md, results.json, report.html).
         #[arg(long, default_value = "strongid-demo")]
         out: PathBuf,
     },
@@ -176,6 +207,7 @@ enum Command {
 
 #[derive(Args)]
 struct SimOut {
+    /// Seeds every random draw of the recipe: the same seed gives the same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output directory (created).
@@ -190,30 +222,40 @@ struct SimOut {
 enum StudyCmd {
     /// Expand a study file (JSON) into tasks: DIR/study.json and DIR/manifest.json.
     Plan {
+        /// The study file (JSON: datasets, models, seeds).
         file: PathBuf,
+        /// The study directory to create.
         #[arg(long)]
         out: PathBuf,
     },
     /// Run one task (--index I or --task ID), or every unfinished one in order (--all).
     Run {
+        /// The study directory (written by `study plan`).
         dir: PathBuf,
+        /// Run the task at this index of manifest.json (what a Slurm array job runs).
         #[arg(long)]
         index: Option<usize>,
+        /// Run the task with this id.
         #[arg(long)]
         task: Option<String>,
+        /// Run every unfinished task, in order.
         #[arg(long, conflicts_with_all = ["index", "task"])]
         all: bool,
+        /// No progress bars.
         #[arg(long)]
         quiet: bool,
     },
     /// Tasks done, running, failed and pending.
     Status {
+        /// The study directory.
         dir: PathBuf,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Merge the finished tasks into results.json, results.md and report.html.
     Collect {
+        /// The study directory.
         dir: PathBuf,
         /// Where to write them (default: DIR).
         #[arg(long)]
@@ -221,10 +263,12 @@ enum StudyCmd {
     },
     /// Write a Slurm array script running every task once.
     Slurm {
+        /// The study directory (on a filesystem the nodes share).
         dir: PathBuf,
         /// At most this many tasks at once (%P).
         #[arg(long, default_value_t = 16)]
         parallel: usize,
+        /// Cores per task (its RAYON_NUM_THREADS).
         #[arg(long, default_value_t = 1)]
         cpus: usize,
         /// Default: DIR/slurm.sh.
@@ -237,8 +281,10 @@ enum StudyCmd {
 enum SimulateCmd {
     /// x = G(z), G a random triangular monotone increasing map (Thm 5.1 setting).
     Tmi {
+        /// Latent dimension (= observed dimension).
         #[arg(long)]
         dim: usize,
+        /// Rows.
         #[arg(long)]
         n: usize,
         #[command(flatten)]
@@ -246,8 +292,10 @@ enum SimulateCmd {
     },
     /// x = L z, L lower-triangular: the exact KR map is L⁻¹.
     Gaussian {
+        /// Latent dimension (= observed dimension).
         #[arg(long)]
         dim: usize,
+        /// Rows.
         #[arg(long)]
         n: usize,
         #[command(flatten)]
@@ -255,20 +303,28 @@ enum SimulateCmd {
     },
     /// The official iVAE recipe: segment-modulated sources, MLP mixing (THEORY §4).
     Ivae {
+        /// Latent dimension d.
         #[arg(long, default_value_t = 5)]
         latent_dim: usize,
+        /// Observed dimension D (at least d).
         #[arg(long, default_value_t = 5)]
         obs_dim: usize,
+        /// Segments (environments, the labels u).
         #[arg(long, default_value_t = 40)]
         segments: usize,
+        /// Rows per segment.
         #[arg(long, default_value_t = 1000)]
         per_segment: usize,
+        /// Layers of the mixing MLP (1: linear mixing).
         #[arg(long, default_value_t = 3)]
         mixing_layers: usize,
+        /// The sources' distribution within a segment.
         #[arg(long, value_enum, default_value = "gauss")]
         prior: SourcePrior,
+        /// What the segments modulate: the sources' variance (the official recipe) or their mean and variance.
         #[arg(long, value_enum, default_value = "variance")]
         modulation: Modulation,
+        /// Activation after every mixing layer but the last.
         #[arg(long, value_enum, default_value = "xtanh")]
         activation: Activation,
         /// shared: one mixing matrix in every layer, as the official dataset class generates;
@@ -287,14 +343,19 @@ enum SimulateCmd {
     },
     /// App. F.1: x = α + F z + ε, z ~ N(μ_e, I) in environment e.
     LinearEnv {
+        /// Environments (the labels u).
         #[arg(long)]
         envs: usize,
+        /// Latent dimension d.
         #[arg(long, default_value_t = 2)]
         latent_dim: usize,
+        /// Observed dimension D.
         #[arg(long, default_value_t = 10)]
         obs_dim: usize,
+        /// Rows per environment.
         #[arg(long, default_value_t = 2000)]
         per_env: usize,
+        /// Standard deviation of the observation noise ε.
         #[arg(long, default_value_t = 0.1)]
         noise: f64,
         #[command(flatten)]
@@ -305,10 +366,12 @@ enum SimulateCmd {
 
 #[derive(Args)]
 struct FitArgs {
+    /// The model kind (what each is identifiable up to: `strongid theory KIND`).
     kind: ModelKind,
     /// A dataset directory (x.npy, and u.npy for the iVAE family) or an .npy / .csv file.
     #[arg(long)]
     data: PathBuf,
+    /// Where to write the model (a .safetensors file).
     #[arg(long)]
     out: PathBuf,
     /// u: environment labels (one integer per row) or a real-valued n × k matrix (the prior is
@@ -340,6 +403,7 @@ struct FitArgs {
     /// Also save every this many optimiser steps.
     #[arg(long, help_heading = "Checkpoints")]
     checkpoint_every: Option<usize>,
+    /// Save the checkpoint at least this often.
     #[arg(long, default_value_t = 5.0, help_heading = "Checkpoints")]
     checkpoint_minutes: f64,
 }

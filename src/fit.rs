@@ -45,6 +45,7 @@ pub enum TransformArg {
 #[derive(Args, Clone, Debug, serde::Serialize)]
 pub struct FitOptions {
     // --- flows
+    /// The flows' monotone transform: rational-quadratic spline or affine.
     #[arg(long, value_enum, default_value = "spline", help_heading = "Flows")]
     pub transform: TransformArg,
     /// Spline bins (default: 8; 6 for the iVAE family's flow generator).
@@ -78,6 +79,7 @@ pub struct FitOptions {
     /// Train ivae-frozen even when the anchors fail Thm 4.5's condition (weakly identifiable).
     #[arg(long, help_heading = "iVAE family / factor analysis")]
     pub allow_weak: bool,
+    /// Observation noise variance of the MLP generator, in units of each standardised coordinate's variance (its start with --learn-decoder-var).
     #[arg(long, default_value_t = 0.01, help_heading = "iVAE family / factor analysis")]
     pub decoder_var: f64,
     /// Learn the decoder variance per coordinate, starting at --decoder-var.
@@ -89,6 +91,7 @@ pub struct FitOptions {
     /// ivae, ivae-frozen: epochs of warm start on a linear code before the ELBO (0: random start).
     #[arg(long, default_value_t = 10, help_heading = "iVAE family / factor analysis")]
     pub warm_start: usize,
+    /// Activation of the MLP generator's networks.
     #[arg(long, value_enum, default_value = "lrelu", help_heading = "iVAE family / factor analysis")]
     pub activation: Activation,
     /// The approximate posterior: full covariance (Cholesky factor) or diagonal (mean field, as
@@ -106,11 +109,13 @@ pub struct FitOptions {
     /// Hidden units per layer (default: 64; 32 for the iVAE family's flow generator).
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// Hidden layers per network.
     #[arg(long, default_value_t = 2)]
     pub hidden_layers: usize,
     /// Epochs at most (default: 100; 40 for the iVAE family's flow generator).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Minibatch size (rows).
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
     /// Learning rate (default: 3e-3; 1e-2 for the iVAE family's flow generator).
@@ -119,11 +124,13 @@ pub struct FitOptions {
     /// Learning-rate schedule (default: plateau; cosine for the iVAE family's flow generator).
     #[arg(long, value_enum)]
     pub schedule: Option<Schedule>,
+    /// Seeds the initialisation and the minibatch order (restarts use seed, seed+1, …).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Early stopping: epochs without a better validation loss.
     #[arg(long, default_value_t = 10)]
     pub patience: usize,
+    /// Share of the rows held out for validation (early stopping, the restarts' comparison), in (0, 0.9).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
     /// Seeds the train/validation split (fixed across restarts).

@@ -3,6 +3,20 @@
 //! Layout mirrors the paper: `flows` + `transforms` (Thm 5.1, TMI generators), `metrics`
 //! (alignment levels of the indeterminacy set), `simulate` (data recipes), `io`, `nn`/`tensor`
 //! (the thin layer over burn), `train` (the shared loop), `models` (saved, self-describing fits).
+//!
+//! The command line is a thin layer over this library; a fit from Rust:
+//!
+//! ```
+//! use strongid::{fit::{fit_model, FitOptions}, metrics, models::ModelKind, simulate};
+//! // TMI data: x = G(z), G triangular and monotone, so z is the Knothe–Rosenblatt code of x.
+//! let (ds, _) = simulate::tmi::simulate(2, 2000, 0)?;
+//! let opts = FitOptions::from_args(&["--epochs".into(), "15".into()]).expect("valid options");
+//! let model = fit_model(ModelKind::TmiFlow, &opts, &ds, None, std::path::Path::new("u"), 0)?;
+//! let code = model.encode(&ds.x, None, std::path::Path::new("u"), None)?;
+//! // Thm 5.1: the code is the true latent itself, no permutation or sign to match.
+//! assert!(metrics::strong_mcc(ds.z.as_ref().unwrap(), &code) > 0.9);
+//! # Ok::<(), strongid::Error>(())
+//! ```
 /// `println!` that returns `Err` from the enclosing function (a closed pipe, a full device)
 /// instead of panicking.
 #[macro_export]

@@ -98,6 +98,19 @@ pub struct AnchorCheck {
 /// Relative tolerance of the rank test: singular values below tol × (largest) count as zero.
 pub const RANK_TOL: f64 = 1e-6;
 
+/// Thm 4.5's condition on frozen anchor priors: the K contrasts of natural parameters must be
+/// linearly independent (K = 2d for Gaussians with varying variances, K = d for a shared one).
+///
+/// ```
+/// use strongid::priors::{check_anchors, EnvPrior};
+/// let prior = |env, mean: [f64; 2]| EnvPrior { env, mean: mean.to_vec(), var: vec![1.0, 1.0] };
+/// // One shared variance: the mean-only family needs d + 1 = 3 affinely independent means.
+/// let three = [prior(0, [0.0, 0.0]), prior(1, [1.0, 0.0]), prior(2, [0.0, 1.0])];
+/// assert!(check_anchors(&three).strongly_identifiable);
+/// // Collinear means leave a reflection of the code free.
+/// let collinear = [prior(0, [0.0, 0.0]), prior(1, [1.0, 1.0]), prior(2, [2.0, 2.0])];
+/// assert!(!check_anchors(&collinear).strongly_identifiable);
+/// ```
 pub fn check_anchors(anchors: &[EnvPrior]) -> AnchorCheck {
     let d = anchors[0].mean.len();
     let n = anchors.len();

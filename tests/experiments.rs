@@ -25,6 +25,11 @@ fn quick_suite_confirms_the_theory_and_writes_the_report() {
     let strong = |r: &serde_json::Value| r["strong_mcc"]["mean"].as_f64().unwrap();
     assert!(strong(&row("E1", "3 environments", "ivae-frozen")) > 0.95);
     assert!(strong(&row("E3", "d = 4", "tmi-flow (spline)")) > 0.95);
+    // Issue #21's rows: observation noise, and more coordinates than latents.
+    for setting in ["noise σ = 0.1", "D = 6 coordinates"] {
+        let r = row("E2", setting, "ivae-frozen");
+        assert!(strong(&r) > 0.9 && r["probe"] == "strongly-identifiable", "E2 {setting}: {r}");
+    }
     assert!(strong(&row("E3", "d = 4", "flow (permuting)")) < strong(&row("E3", "d = 4", "tmi-flow (spline)")) - 0.05);
     assert!(strong(&row("E6", "reversed", "tmi-flow (spline)")) < 0.5);
     assert_eq!(row("E6", "reversed", "tmi-flow (spline)")["probe"], "strongly-identifiable");

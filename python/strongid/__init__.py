@@ -6,7 +6,8 @@ same models with the same options and seeds, and read and write the same model f
     >>> import strongid
     >>> data = strongid.simulate.tmi(dim=3, n=5000, random_state=0)
     >>> z = strongid.TMIFlow(random_state=0).fit_transform(data.X)
-    >>> strongid.metrics.strong_mcc(data.z, z)  # ≈ 1: the true latent, not a rotation of it
+    >>> strongid.metrics.strong_mcc(data.z, z) > 0.95  # the true latent, not a rotation of it
+    True
 """
 from . import experiments, metrics, probe, simulate, study, theory
 from ._estimators import IVAE, VAE, FactorAnalysis, Flow, FrozenIVAE, NotFittedError, TMIFlow, load

@@ -112,6 +112,7 @@ class _Estimator(_SkTransformer, _SkBase):
         return None, None
 
     def fit_transform(self, X, y=None, u=None):
+        """``fit(X, y, u)`` then ``transform(X, u)``: the codes of the rows the model was fitted on."""
         u = y if u is None else u
         return self.fit(X, u=u).transform(X, u)
 

@@ -15,6 +15,10 @@ from ._estimators import _seed
 
 @dataclass
 class Simulated:
+    """A simulated dataset: observations ``X`` (n × D), true latents ``z`` (n × d), environment
+    labels or a real-valued ``u`` (n,) / (n × k) when the recipe has them, the true priors
+    (``priors``: the anchors of ``FrozenIVAE``) and the recipe with every parameter (``meta``)."""
+
     X: np.ndarray
     z: np.ndarray
     u: Optional[np.ndarray] = None

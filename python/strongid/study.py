@@ -1,10 +1,10 @@
 """Studies from Python: plan a study file, run its tasks here or on a Dask cluster, collect.
 
-    >>> from dask.distributed import Client, LocalCluster
-    >>> strongid.study.plan("study.json", "S")
-    >>> with Client(LocalCluster(n_workers=2, threads_per_worker=1)) as client:
-    ...     strongid.study.run("S", client)          # or dask-jobqueue's SLURMCluster, ...
-    >>> strongid.study.collect("S")
+    from dask.distributed import Client, LocalCluster
+    strongid.study.plan("study.json", "S")
+    with Client(LocalCluster(n_workers=2, threads_per_worker=1)) as client:
+        strongid.study.run("S", client)          # or dask-jobqueue's SLURMCluster, ...
+    strongid.study.collect("S")
 
 A task's result depends only on the task, so a study gives the same bytes run serially, on any
 number of workers, or with workers lost midway (their tasks are retried and resume from their
@@ -24,6 +24,7 @@ def plan(file, out):
 
 
 def manifest(directory):
+    """The study directory's manifest.json as a dict: its tasks (id, dataset, model, seed) in order."""
     with open(os.path.join(os.fspath(directory), "manifest.json")) as f:
         return json.load(f)
 

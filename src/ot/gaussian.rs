@@ -67,7 +67,17 @@ fn spectral(s: &DMatrix<f64>, f: impl Fn(f64) -> f64) -> DMatrix<f64> {
     &e.eigenvectors * DMatrix::from_diagonal(&vals) * e.eigenvectors.transpose()
 }
 
-/// Knothe–Rosenblatt map from a to b: M = L_b L_a⁻¹.
+/// Knothe–Rosenblatt map from a to b: M = L_b L_a⁻¹ (lower-triangular, positive diagonal).
+///
+/// ```
+/// use nalgebra::{DMatrix, DVector};
+/// use strongid::ot::gaussian::{kr_map, Gaussian};
+/// let a = Gaussian { mean: DVector::zeros(2), cov: DMatrix::identity(2, 2) };
+/// let b = Gaussian { mean: DVector::from_vec(vec![1.0, -1.0]), cov: DMatrix::from_row_slice(2, 2, &[4.0, 1.0, 1.0, 2.0]) };
+/// let m = kr_map(&a, &b);
+/// assert!(m.matrix[(0, 1)].abs() < 1e-12, "triangular");
+/// assert!((m.push_covariance(&a.cov) - &b.cov).abs().max() < 1e-12, "pushes a forward to b");
+/// ```
 pub fn kr_map(a: &Gaussian, b: &Gaussian) -> AffineMap {
     let la_inv = a.cholesky().try_inverse().expect("Cholesky factor is invertible");
     AffineMap { center: a.mean.clone(), matrix: b.cholesky() * la_inv, shift: b.mean.clone() }
