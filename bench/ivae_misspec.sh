@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Does the certificate call a misspecified fit unique? (issue #21). One default fit per case
 # (fit seed 0, THREADS threads), every data seed reported: strong_mcc / mcc against the truth,
-# and what the certificate says (agreement, the goodness-of-fit KS distance, certified or not).
+# and what the certificate says (agreement, the goodness-of-fit KS distance, how precisely x determines
+# the code under a noise model (the parametric bootstrap), certified or not).
 #   noise-meanvar   `fit ivae-frozen --anchors priors.json`, `simulate ivae --modulation mean-variance --noise σ`
 #   noise-variance  `fit ivae --modulation variance`, `simulate ivae --noise σ` (variance-only)
 #   official-*      the official code's six datasets (noiseless)
@@ -38,9 +39,9 @@ one() { # case label data fit-args...
   local info; info=$($S inspect "$W/m.safetensors")
   local cert; cert=$(grep '^certificate' <<<"$info" | sed 's/^certificate *//')
   local gen; gen=$(if grep -q '^auto .*principal components' <<<"$info"; then echo lift; elif grep -q '^auto          mlp with learned' <<<"$info"; then echo noisy-refit; elif grep -q '^generator     flow' <<<"$info"; then echo flow; else echo mlp; fi)
-  python3 -c 'import json,sys,re; c=sys.argv[5]; ks=re.search(r"distance of ([0-9.]+)", c); ag=re.search(r"agree ([-0-9.]+)", c)
+  python3 -c 'import json,sys,re; c=sys.argv[5]; ks=re.search(r"distance of ([0-9.]+)", c); ag=re.search(r"agree ([-0-9.]+)", c); det=re.search(r"correlation of ([-0-9.]+) with z", c)
 print(json.dumps({"case":sys.argv[1],"data":sys.argv[2],"fit_seconds":float(sys.argv[3]),"scores":json.loads(sys.argv[4]),"generator":sys.argv[6],
-  "agreement":float(ag.group(1)) if ag else None,"ks":float(ks.group(1)) if ks else None,"certified":c.endswith(")") and ": certified" in c,"certificate":c}))' \
+  "agreement":float(ag.group(1)) if ag else None,"ks":float(ks.group(1)) if ks else None,"determination":float(det.group(1)) if det else None,"certified":c.endswith(")") and ": certified" in c,"certificate":c}))' \
     "$case" "$label" "$secs" "$scores" "$cert" "$gen" | tee -a "$OUT.tmp"
 }
 for s in $SEEDS; do

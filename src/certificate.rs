@@ -44,8 +44,12 @@ pub struct Certificate {
     /// environments against the fitted priors.
     #[serde(default)]
     pub prior_fit: Option<crate::misspecification::PriorFit>,
-    /// The restarts agree, the anchors pin the code down (every resample agrees) and the model
-    /// is not rejected by the goodness-of-fit check.
+    /// A model with observation noise: how precisely x determines the code under the best
+    /// restart (`determination`).
+    #[serde(default)]
+    pub determination: Option<crate::determination::Determination>,
+    /// The restarts agree, the anchors pin the code down (every resample agrees), the model
+    /// is not rejected by the goodness-of-fit check, and x determines the code (≥ threshold).
     pub agrees: bool,
 }
 
@@ -71,7 +75,16 @@ impl Certificate {
             Some(p) if p.misspecified => format!("; but {}", p.message()),
             _ => String::new(),
         };
-        let weak = format!("{weak}{misfit}");
+        let vague = match &self.determination {
+            Some(d) if !d.determined() => format!(
+                "; the code is unique, but {}: below {}, so it is a noisy estimate of the latent rather than the latent itself (more observed \
+                 coordinates or less noise determine it better)",
+                d.message(),
+                d.threshold
+            ),
+            _ => String::new(),
+        };
+        let weak = format!("{weak}{misfit}{vague}");
         if self.agreement < self.threshold {
             format!(
                 "{head}: NOT certified (< {}). Two fits that explain the data about equally well disagree by more than the theory allows: \
@@ -81,7 +94,9 @@ impl Certificate {
         } else if !weak.is_empty() {
             format!("{head}{weak}: NOT certified")
         } else {
-            format!("{head}: certified (≥ {})", self.threshold)
+            // A noisy model's certificate also says how precisely x determines the code.
+            let determined = self.determination.as_ref().map_or(String::new(), |d| format!("; {}", d.message()));
+            format!("{head}{determined}: certified (≥ {})", self.threshold)
         }
     }
 }
@@ -159,6 +174,11 @@ pub fn fit_restarts(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<
         _ => None,
     };
     let fits = prior_fit.as_ref().is_none_or(|p| !p.misspecified);
+    let determination = match u {
+        Some(u) => crate::determination::of_model(best, u, u_path, THRESHOLD, best_seed)?,
+        None => None,
+    };
+    let determined = determination.as_ref().is_none_or(|d| d.determined());
     ok[0].1.certificate = Some(Certificate {
         seeds,
         validation_losses,
@@ -168,7 +188,8 @@ pub fn fit_restarts(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<
         threshold: THRESHOLD,
         anchor_stability,
         prior_fit,
-        agrees: agreement >= THRESHOLD && stable && fits,
+        determination,
+        agrees: agreement >= THRESHOLD && stable && fits && determined,
     });
     Ok(ok)
 }
@@ -199,6 +220,7 @@ mod tests {
             threshold: THRESHOLD,
             anchor_stability: None,
             prior_fit: None,
+            determination: None,
             agrees: agreement >= THRESHOLD,
         };
         assert!(c(Class::StronglyIdentifiable, -0.33).message().contains("NOT certified"));

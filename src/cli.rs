@@ -22,6 +22,9 @@ enum Command {
     /// Simulate a dataset with known latents (writes x.npy, z.npy, [u.npy, priors.json], meta.json).
     #[command(subcommand)]
     Simulate(SimulateCmd),
+    /// Real datasets that install with strongid (no ground-truth latent): list them, or export one as a dataset directory.
+    #[command(subcommand)]
+    Datasets(DatasetsCmd),
     /// Fit a model by maximum likelihood and save it.
     Fit(FitArgs),
     /// Encode observations: z = T(x) for flows, the posterior mean for the others.
@@ -278,6 +281,23 @@ enum StudyCmd {
 }
 
 #[derive(Subcommand)]
+enum DatasetsCmd {
+    /// One line per built-in dataset: what it holds and where it comes from.
+    List,
+    /// Write a built-in dataset as a directory: x.npy, u.npy (the environments), meta.json (conditions, columns, provenance, preprocessing) and the source file as published.
+    Export {
+        /// The dataset (see `strongid datasets list`).
+        name: String,
+        /// Output directory (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing dataset in --out.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum SimulateCmd {
     /// x = G(z), G a random triangular monotone increasing map (Thm 5.1 setting).
     Tmi {
@@ -437,6 +457,16 @@ fn stream_rows(m: &Model, path: &Path) -> Result<usize> {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(cmd) => simulate_cmd(cmd)?,
+        Command::Datasets(DatasetsCmd::List) => {
+            for name in crate::datasets::NAMES {
+                crate::outln!("{}", crate::datasets::describe(name)?);
+            }
+        }
+        Command::Datasets(DatasetsCmd::Export { name, out, force }) => {
+            let d = crate::datasets::load(&name)?;
+            d.export(&out, force)?;
+            crate::outln!("wrote {} rows × {} columns, {} environments, to {}", d.x.rows, d.x.cols, d.conditions.len(), out.display());
+        }
         Command::Fit(args) => fit(&args)?,
         Command::Encode { model, data, aux, aux_kind, sample, seed, out, force } => {
             check_npy_out(&out, force)?;

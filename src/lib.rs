@@ -33,7 +33,9 @@ macro_rules! out {
 
 pub mod certificate;
 pub mod cli;
+pub mod datasets;
 pub mod demo;
+pub mod determination;
 pub mod error;
 pub mod experiments;
 pub mod fa;

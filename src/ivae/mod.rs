@@ -523,22 +523,29 @@ impl Vae {
 
     /// Draw x: z ~ p(z | u) for the given one-hot rows, x = f(z) + N(0, decoder_var).
     pub fn sample(&self, onehot: &Matrix, seed: u64) -> Matrix {
+        self.sample_with_latent(onehot, seed).1
+    }
+
+    /// `sample`'s draws with the latents they came from: (z, x).
+    pub fn sample_with_latent(&self, onehot: &Matrix, seed: u64) -> (Matrix, Matrix) {
         let n = onehot.rows;
         let d = self.config.latent_dim;
         let like = tensor::full_like(&self.params.values[0], [1, 1], 0.0);
         let prior = self.prior(&self.params.values, self.onehot_tensor(onehot), n, &like);
         let eps = tensor::from_matrix(&crate::simulate::standard_normal(n, d, &mut crate::train::stream(seed, 30)), self.dtype());
         let z = prior.mean.add(prior.var.sqrt().mul(eps));
+        let latent = tensor::to_matrix(z.clone());
         let mut x = tensor::to_matrix(self.decode(&self.params.values, z));
         let noise = crate::simulate::standard_normal(n, self.config.obs_dim, &mut crate::train::stream(seed, 32));
         let var = self.decoder_var();
         for (i, (v, e)) in x.data.iter_mut().zip(&noise.data).enumerate() {
             *v += var[i % self.config.obs_dim].sqrt() * e;
         }
-        match &self.config.standardize {
+        let x = match &self.config.standardize {
             Some(s) => s.invert(&x),
             None => x,
-        }
+        };
+        (latent, x)
     }
 
     /// The decoder's observation variance per coordinate (standardised units).
