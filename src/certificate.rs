@@ -45,7 +45,7 @@ pub struct Certificate {
     #[serde(default)]
     pub prior_fit: Option<crate::misspecification::PriorFit>,
     /// A model with observation noise: how precisely x determines the code under the best
-    /// restart (`determination`).
+    /// restart (`determination`), held to `threshold` like the agreement.
     #[serde(default)]
     pub determination: Option<crate::determination::Determination>,
     /// The restarts agree, the anchors pin the code down (every resample agrees), the model
@@ -76,11 +76,11 @@ impl Certificate {
             _ => String::new(),
         };
         let vague = match &self.determination {
-            Some(d) if !d.determined() => format!(
+            Some(d) if d.mean < self.threshold => format!(
                 "; the code is unique, but {}: below {}, so it is a noisy estimate of the latent rather than the latent itself (more observed \
                  coordinates or less noise determine it better)",
                 d.message(),
-                d.threshold
+                self.threshold
             ),
             _ => String::new(),
         };
@@ -175,10 +175,10 @@ pub fn fit_restarts(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<
     };
     let fits = prior_fit.as_ref().is_none_or(|p| !p.misspecified);
     let determination = match u {
-        Some(u) => crate::determination::of_model(best, u, u_path, THRESHOLD, best_seed)?,
+        Some(u) => crate::determination::of_model(best, u, u_path, best_seed)?,
         None => None,
     };
-    let determined = determination.as_ref().is_none_or(|d| d.determined());
+    let determined = determination.as_ref().is_none_or(|d| d.mean >= THRESHOLD);
     ok[0].1.certificate = Some(Certificate {
         seeds,
         validation_losses,

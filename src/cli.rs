@@ -458,7 +458,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(cmd) => simulate_cmd(cmd)?,
         Command::Datasets(DatasetsCmd::List) => {
-            for name in crate::datasets::NAMES {
+            for name in crate::datasets::names() {
                 crate::outln!("{}", crate::datasets::describe(name)?);
             }
         }

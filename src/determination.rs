@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Offset of the bootstrap's draw seed from the fit's, so its draws are not `sample --seed`'s.
-const STREAM: u64 = 60;
+const SEED_OFFSET: u64 = 60;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Determination {
@@ -27,14 +27,9 @@ pub struct Determination {
     pub mean: f64,
     /// Rows drawn (the data's rows, with their environments).
     pub rows: usize,
-    pub threshold: f64,
 }
 
 impl Determination {
-    pub fn determined(&self) -> bool {
-        self.mean >= self.threshold
-    }
-
     pub fn message(&self) -> String {
         let per = self.per_coordinate.iter().map(|c| format!("{c:.3}")).collect::<Vec<_>>().join(" ");
         format!(
@@ -46,13 +41,13 @@ impl Determination {
 
 /// The check for a model with an observation-noise model (the MLP generator); None for the
 /// flow generator and flows, whose code g⁻¹(x) is exact, and for fits without u.
-pub fn of_model(model: &Model, u: &Aux, u_path: &Path, threshold: f64, seed: u64) -> Result<Option<Determination>> {
+pub fn of_model(model: &Model, u: &Aux, u_path: &Path, seed: u64) -> Result<Option<Determination>> {
     let Fitted::Vae(vae) = &model.fitted else { return Ok(None) };
     let features = vae.u_features(Some(u), u.rows(), u_path)?;
-    let (z, x) = vae.sample_with_latent(&features, seed.wrapping_add(STREAM));
+    let (z, x) = vae.sample_with_latent(&features, seed.wrapping_add(SEED_OFFSET));
     let code = model.encode(&x, Some(u), u_path, None)?;
     // A collapsed (constant) code coordinate determines nothing: NaN → 0.
     let per_coordinate: Vec<f64> = (0..z.cols).map(|j| crate::metrics::pearson(&z.col(j), &code.col(j))).map(|c| if c.is_finite() { c } else { 0.0 }).collect();
     let mean = per_coordinate.iter().sum::<f64>() / per_coordinate.len().max(1) as f64;
-    Ok(Some(Determination { per_coordinate, mean, rows: z.rows, threshold }))
+    Ok(Some(Determination { per_coordinate, mean, rows: z.rows }))
 }

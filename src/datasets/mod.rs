@@ -20,32 +20,35 @@ pub struct RealDataset {
     pub u: Vec<i64>,
     pub conditions: Vec<String>,
     pub columns: Vec<String>,
-    /// The source file, byte for byte as its publisher ships it.
+    /// The source file, byte for byte as its publisher ships it, and its file name.
     pub source: Vec<u8>,
+    pub source_file: &'static str,
     /// Provenance, licence, preprocessing and the source's SHA-256.
     pub meta: serde_json::Value,
 }
 
-/// The names `load` knows.
-pub const NAMES: &[&str] = &["sachs"];
+/// The built-in datasets: name, one line for `strongid datasets list`, loader.
+const REGISTRY: &[(&str, &str, fn() -> Result<RealDataset>)] = &[("sachs", sachs::DESCRIPTION, sachs::load)];
 
-/// One line per dataset, for `strongid datasets list`.
-pub fn describe(name: &str) -> Result<String> {
-    match name {
-        "sachs" => Ok(sachs::DESCRIPTION.to_string()),
-        other => Err(unknown(other)),
-    }
+/// The names `load` knows.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|d| d.0)
+}
+
+fn entry(name: &str) -> Result<&'static (&'static str, &'static str, fn() -> Result<RealDataset>)> {
+    REGISTRY
+        .iter()
+        .find(|d| d.0 == name)
+        .ok_or_else(|| Error::usage(format!("no built-in dataset '{name}': the built-in datasets are {}", names().collect::<Vec<_>>().join(", "))))
+}
+
+/// One line describing the dataset, for `strongid datasets list`.
+pub fn describe(name: &str) -> Result<&'static str> {
+    Ok(entry(name)?.1)
 }
 
 pub fn load(name: &str) -> Result<RealDataset> {
-    match name {
-        "sachs" => sachs::load(),
-        other => Err(unknown(other)),
-    }
-}
-
-fn unknown(name: &str) -> Error {
-    Error::usage(format!("no built-in dataset '{name}': the built-in datasets are {}", NAMES.join(", ")))
+    (entry(name)?.2)()
 }
 
 impl RealDataset {
@@ -53,11 +56,12 @@ impl RealDataset {
     /// provenance; no z.npy: the truth is unknown) and the source file under its own name.
     pub fn export(&self, dir: &Path, force: bool) -> Result<()> {
         let mut meta = self.meta.clone();
+        meta["dataset"] = serde_json::json!(self.name);
+        meta["source_file"] = serde_json::json!(self.source_file);
         meta["conditions"] = serde_json::json!(self.conditions);
         meta["columns"] = serde_json::json!(self.columns);
         let ds = Dataset { x: self.x.clone(), z: None, u: Some(Aux::Labels(self.u.clone())), meta: Some(meta) };
-        let source_name = self.meta["source_file"].as_str().expect("every dataset names its source file");
-        ds.save_with(dir, force, &[(source_name, &self.source)])
+        ds.save_with(dir, force, &[(self.source_file, &self.source)])
     }
 }
 

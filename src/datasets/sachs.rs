@@ -54,10 +54,8 @@ pub fn load() -> Result<RealDataset> {
     }
     let u: Vec<i64> = CONDITIONS.iter().enumerate().flat_map(|(k, c)| std::iter::repeat_n(k as i64, c.1)).collect();
     let meta = serde_json::json!({
-        "dataset": "sachs",
         "citation": "K. Sachs, O. Perez, D. Pe'er, D. A. Lauffenburger, G. P. Nolan. Causal protein-signaling networks derived from multiparameter single-cell data. Science 308(5721):523-529, 2005",
         "source": "cdt 0.6.0 (Causal Discovery Toolbox, PyPI wheel cdt-0.6.0-py3-none-any.whl), cdt/data/resources/cyto_full_data.csv, MIT licence",
-        "source_file": SOURCE_FILE,
         "source_sha256": SOURCE_SHA256,
         "preprocessing": "x = natural log of the raw intensities (all >= 1 in the source); u = condition index in file order; no other transformation, no rows removed",
         "interventions": CONDITIONS.iter().map(|c| c.2).collect::<Vec<_>>(),
@@ -70,6 +68,7 @@ pub fn load() -> Result<RealDataset> {
         conditions: CONDITIONS.iter().map(|c| c.0.to_string()).collect(),
         columns,
         source,
+        source_file: SOURCE_FILE,
         meta,
     })
 }
