@@ -192,7 +192,7 @@ fn main() {
         let config = VaeConfig {
             variant: Variant::Ivae, obs_dim: x.cols, latent_dim: x.cols, envs, hidden: a.hidden, hidden_layers: a.hidden_layers,
             activation: Activation::Xtanh, decoder_var: 0.01, prior_mean: true, anchors: Vec::new(), anchor_check: None, learn_decoder_var: false, standardize: None,
-            posterior: strongid::ivae::PosteriorKind::Diagonal, aux_dim: 0, weighted: None,
+            posterior: strongid::ivae::PosteriorKind::Diagonal, aux_dim: 0, weighted: None, anchors_learned: false,
         };
         let vae = Vae::new(config, &mut stream(a.seed, 1));
         let onehot: Matrix = vae.one_hot(u, &a.data.join("u.npy")).expect("labels");

@@ -152,6 +152,15 @@ enum Command {
         /// Agreement needed at a level for every pair.
         #[arg(long, default_value_t = 0.95)]
         threshold: f64,
+        /// Also run the null controls: the same restarts with u shuffled across rows and with the environments merged.
+        #[arg(long)]
+        controls: bool,
+        /// Write DIR/report.html (verdict, per-coordinate heat maps beside the controls, peer scores, scatter, environment means) and DIR/probe.json.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Write each restart's code of the data as DIR/code_seed<S>.npy (DIR is created; existing codes are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        save_codes: Option<PathBuf>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -284,10 +293,13 @@ enum StudyCmd {
 enum DatasetsCmd {
     /// One line per built-in dataset: what it holds and where it comes from.
     List,
-    /// Write a built-in dataset as a directory: x.npy, u.npy (the environments), meta.json (conditions, columns, provenance, preprocessing) and the source file as published.
+    /// Write a built-in dataset as a directory: x.npy, u.npy (the environments, if any), meta.json (conditions, columns, provenance, preprocessing) and the source file as published.
     Export {
         /// The dataset (see `strongid datasets list`).
         name: String,
+        /// For a collection (tuebingen): which member, 1-based.
+        #[arg(long)]
+        pair: Option<usize>,
         /// Output directory (created).
         #[arg(long)]
         out: PathBuf,
@@ -462,10 +474,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::outln!("{}", crate::datasets::describe(name)?);
             }
         }
-        Command::Datasets(DatasetsCmd::Export { name, out, force }) => {
-            let d = crate::datasets::load(&name)?;
+        Command::Datasets(DatasetsCmd::Export { name, pair, out, force }) => {
+            let d = crate::datasets::load(&name, pair)?;
             d.export(&out, force)?;
-            crate::outln!("wrote {} rows × {} columns, {} environments, to {}", d.x.rows, d.x.cols, d.conditions.len(), out.display());
+            let envs = if d.u.is_some() { format!("{} environments", d.conditions.len()) } else { "no environments".into() };
+            crate::outln!("wrote {} rows × {} columns, {envs}, to {}", d.x.rows, d.x.cols, out.display());
         }
         Command::Fit(args) => fit(&args)?,
         Command::Encode { model, data, aux, aux_kind, sample, seed, out, force } => {
@@ -553,10 +566,29 @@ pub fn run(cli: Cli) -> Result<()> {
             let mode = if full { crate::experiments::Mode::Full } else { crate::experiments::Mode::Quick };
             crate::experiments::run(mode, &out, only.as_deref(), resume)?;
         }
-        Command::Probe { kind, data, aux, aux_kind, restarts, threshold, json, opts } => {
+        Command::Probe { kind, data, aux, aux_kind, restarts, threshold, controls, report: report_dir, save_codes, json, opts } => {
             let ds = Dataset::load(&data)?;
             let (u, u_path) = labels(&ds, &data, aux.as_deref(), aux_kind)?;
-            let report = crate::probe::probe(kind, &opts, &ds, u.as_ref(), &u_path, restarts, threshold)?;
+            let code_paths: Vec<PathBuf> = (0..restarts as u64).filter_map(|r| save_codes.as_ref().map(|d| d.join(format!("code_seed{}.npy", opts.seed + r)))).collect();
+            if let Some(p) = code_paths.iter().find(|p| p.exists()) {
+                return Err(Error::input(p, "already exists: --save-codes never overwrites codes; choose another directory or remove them"));
+            }
+            let settings = crate::probe::ProbeSettings { restarts, threshold, controls };
+            if let Some(p) = report_dir.iter().flat_map(|d| [d.join("report.html"), d.join("probe.json")]).find(|p| p.exists()) {
+                return Err(Error::input(&p, "already exists: --report never overwrites; choose another directory"));
+            }
+            let probe = crate::probe::probe(kind, &opts, &ds, u.as_ref(), &u_path, &settings)?;
+            if let Some(dir) = &report_dir {
+                let conditions: Option<Vec<String>> = ds.meta.as_ref().and_then(|m| serde_json::from_value(m["conditions"].clone()).ok());
+                crate::probe::report::write(dir, &probe, u.as_ref(), ds.z.as_ref(), conditions.as_deref())?;
+            }
+            let crate::probe::Probe { report, codes } = probe;
+            if let Some(dir) = &save_codes {
+                std::fs::create_dir_all(dir).map_err(|e| Error::usage(format!("--save-codes {}: {e}", dir.display())))?;
+                for (p, c) in code_paths.iter().zip(&codes) {
+                    io::write_npy(p, c)?;
+                }
+            }
             if json {
                 crate::outln!("{}", serde_json::to_string(&report).expect("report serializes"));
             } else {

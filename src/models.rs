@@ -86,6 +86,10 @@ impl Fitted {
             _ => None,
         }
     }
+    /// Whether the frozen anchors were learned from the data (`--freeze-after`) rather than given.
+    pub fn anchors_learned(&self) -> bool {
+        matches!(self, Fitted::Vae(v) if v.config.anchors_learned)
+    }
     /// Whether the learned priors have their means fixed at 0 (variance-only modulation).
     pub fn variance_only(&self) -> bool {
         match self {

@@ -74,6 +74,12 @@ impl LineChart<'_> {
 
 /// Scatter panels: true vs learned latent, one panel per coordinate, side by side.
 pub fn scatter_panels(title: &str, truth: &crate::Matrix, learned: &crate::Matrix, max_points: usize) -> Result<String> {
+    scatter_panels_labelled(title, truth, learned, ("true", "learned"), max_points)
+}
+
+/// Scatter panels of column k of `truth` (x axis) against column k of `learned`, with the axes
+/// described by `desc` (x, y).
+pub fn scatter_panels_labelled(title: &str, truth: &crate::Matrix, learned: &crate::Matrix, desc: (&str, &str), max_points: usize) -> Result<String> {
     let mut svg = String::new();
     let d = truth.cols.min(learned.cols).min(6);
     {
@@ -95,7 +101,7 @@ pub fn scatter_panels(title: &str, truth: &crate::Matrix, learned: &crate::Matri
                 .caption(format!("z{}", k + 1), ("sans-serif", 14))
                 .build_cartesian_2d(xr, yr)
                 .map_err(|e| err(&e))?;
-            chart.configure_mesh().x_desc("true").y_desc("learned").x_labels(4).y_labels(4).draw().map_err(|e| err(&e))?;
+            chart.configure_mesh().x_desc(desc.0).y_desc(desc.1).x_labels(4).y_labels(4).draw().map_err(|e| err(&e))?;
             chart
                 .draw_series(xs.iter().zip(&ys).map(|(x, y)| Circle::new((*x, *y), 1, BLUE.mix(0.4).filled())))
                 .map_err(|e| err(&e))?;
@@ -105,30 +111,40 @@ pub fn scatter_panels(title: &str, truth: &crate::Matrix, learned: &crate::Matri
     Ok(svg)
 }
 
-/// A square heatmap of values in [−1, 1] (agreement matrices), with the numbers printed. Row i
-/// (labelled on the left) is drawn from the top, like a printed matrix.
+/// A square heatmap of values in [−1, 1] (agreement matrices), with the numbers printed: row i
+/// is true coordinate z_i, column j code coordinate ẑ_j.
 pub fn heatmap(title: &str, labels: &[String], values: &[Vec<f64>]) -> Result<String> {
+    let rows: Vec<String> = labels.iter().map(|l| format!("z{l}")).collect();
+    let cols: Vec<String> = labels.iter().map(|l| format!("ẑ{l}")).collect();
+    grid_heatmap(title, &rows, &cols, values, 1.0)
+}
+
+/// A heatmap of a rows × columns table with the numbers printed; colour saturates at ±`scale`
+/// (blue positive, red negative). Row i (labelled on the left) is drawn from the top, like a
+/// printed table.
+pub fn grid_heatmap(title: &str, row_labels: &[String], col_labels: &[String], values: &[Vec<f64>], scale: f64) -> Result<String> {
     let mut svg = String::new();
-    let n = labels.len();
+    let (nr, nc) = (row_labels.len(), col_labels.len());
+    let left = 20 + 7 * row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
     {
-        let size = 60 * n as u32 + 120;
-        let root = SVGBackend::with_string(&mut svg, (size, size)).into_drawing_area();
+        let (w, h) = (70 * nc as u32 + left + 40, 36 * nr as u32 + 110);
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
         let err = |e: &dyn std::fmt::Display| Error::usage(format!("plotting failed: {e}"));
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let nf = n as f64;
+        let (nrf, ncf) = (nr as f64, nc as f64);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 14))
             .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(30)
-            .build_cartesian_2d(0.0..nf, 0.0..nf)
+            .margin_left(left)
+            .x_label_area_size(40)
+            .build_cartesian_2d(0.0..ncf, 0.0..nrf)
             .map_err(|e| err(&e))?;
         chart.configure_mesh().disable_mesh().x_labels(0).y_labels(0).draw().map_err(|e| err(&e))?;
+        let scale = if scale > 0.0 && scale.is_finite() { scale } else { 1.0 };
         for (i, row) in values.iter().enumerate() {
-            let top = nf - i as f64;
+            let top = nrf - i as f64;
             for (j, v) in row.iter().enumerate() {
-                let t = v.clamp(-1.0, 1.0);
-                // Blue for +1, white for 0, red for −1.
+                let t = (v / scale).clamp(-1.0, 1.0);
                 let color = if t >= 0.0 {
                     RGBColor((255.0 * (1.0 - t)) as u8, (255.0 * (1.0 - t)) as u8, 255)
                 } else {
@@ -136,16 +152,21 @@ pub fn heatmap(title: &str, labels: &[String], values: &[Vec<f64>]) -> Result<St
                 };
                 let x = j as f64;
                 chart.draw_series(std::iter::once(Rectangle::new([(x, top - 1.0), (x + 1.0, top)], color.filled()))).map_err(|e| err(&e))?;
+                // White numbers on the saturated cells, black on the pale ones.
+                let ink = if t.abs() > 0.6 { WHITE } else { BLACK };
                 chart
-                    .draw_series(std::iter::once(Text::new(format!("{v:.2}"), (x + 0.3, top - 0.45), ("sans-serif", 12))))
+                    .draw_series(std::iter::once(Text::new(format!("{v:.2}"), (x + 0.3, top - 0.45), ("sans-serif", 12).into_font().color(&ink))))
                     .map_err(|e| err(&e))?;
             }
         }
-        // Axis labels at cell centres: rows (true coordinates) on the left, columns (code) below.
-        for (k, label) in labels.iter().enumerate() {
-            let c = k as f64 + 0.5;
-            chart.draw_series(std::iter::once(Text::new(format!("z{label}"), (-0.35, nf - c + 0.1), ("sans-serif", 12)))).map_err(|e| err(&e))?;
-            chart.draw_series(std::iter::once(Text::new(format!("ẑ{label}"), (c - 0.1, -0.15), ("sans-serif", 12)))).map_err(|e| err(&e))?;
+        let area = chart.plotting_area();
+        for (k, label) in row_labels.iter().enumerate() {
+            let (px, py) = area.map_coordinate(&(0.0, nrf - k as f64 - 0.5));
+            root.draw(&Text::new(label.clone(), (px - 7 * label.chars().count() as i32 - 6, py - 6), ("sans-serif", 12))).map_err(|e| err(&e))?;
+        }
+        for (k, label) in col_labels.iter().enumerate() {
+            let (px, py) = area.map_coordinate(&(k as f64 + 0.1, 0.0));
+            root.draw(&Text::new(label.clone(), (px, py + 8), ("sans-serif", 11))).map_err(|e| err(&e))?;
         }
         root.present().map_err(|e| err(&e))?;
     }

@@ -28,7 +28,7 @@ fn compare(obj: &impl Objective, params: &HostParams, rows: &[usize], what: &str
 
 fn vae_config(variant: Variant, activation: Activation, prior_mean: bool, anchors: Vec<EnvPrior>, learn_decoder_var: bool, posterior: PosteriorKind) -> VaeConfig {
     let envs = if variant == Variant::Vae { vec![] } else { vec![0, 3, 7] };
-    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None, learn_decoder_var, standardize: None, posterior, aux_dim: 0, weighted: None }
+    VaeConfig { variant, obs_dim: 4, latent_dim: 3, envs, hidden: 16, hidden_layers: 2, activation, decoder_var: 0.05, prior_mean, anchors, anchor_check: None, learn_decoder_var, standardize: None, posterior, aux_dim: 0, weighted: None, anchors_learned: false }
 }
 
 #[test]

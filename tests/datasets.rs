@@ -24,5 +24,26 @@ fn sachs_exports_as_a_dataset_directory_with_the_published_source() {
     expect_input_error(&["datasets", "export", "sachs", "--out", p(&dir)], &["already holds a dataset", "--force"]);
     let unknown = strongid(&["datasets", "export", "nope", "--out", p(&dir)]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("the built-in datasets are sachs"));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("the built-in datasets are sachs, tuebingen"));
+}
+
+/// `datasets export tuebingen --pair N` writes one cause–effect pair (cause first), no u.npy
+/// (no environments), the published file byte for byte; a missing or out-of-range pair and a
+/// --pair given to a single dataset are refused (exit 2) naming the range.
+#[test]
+fn tuebingen_pairs_export_one_at_a_time() {
+    let dir = scratch("datasets-tuebingen").join("pair47");
+    let out = strongid(&["datasets", "export", "tuebingen", "--pair", "47", "--out", p(&dir)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let source = std::fs::read(dir.join("Tuebingen_pairs.csv")).unwrap();
+    assert_eq!(strongid::datasets::sha256_hex(&source), "e3726459486cf50642de62ce4ceb35669100f6867bd564863b4663546c1393cf");
+    let ds = strongid::io::Dataset::load(&dir).unwrap();
+    assert_eq!((ds.x.rows, ds.x.cols), (254, 2));
+    assert!(ds.u.is_none() && !dir.join("u.npy").exists() && !dir.join("z.npy").exists());
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["pair_id"], "pair47");
+    let other = dir.with_file_name("refused");
+    expect_input_error(&["datasets", "export", "tuebingen", "--out", p(&other)], &["--pair 1..99"]);
+    expect_input_error(&["datasets", "export", "tuebingen", "--pair", "0", "--out", p(&other)], &["out of range", "1..99"]);
+    expect_input_error(&["datasets", "export", "sachs", "--pair", "3", "--out", p(&other)], &["single dataset"]);
 }

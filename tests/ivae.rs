@@ -30,6 +30,7 @@ fn small_config(anchors: Vec<EnvPrior>) -> VaeConfig {
         posterior: strongid::ivae::PosteriorKind::Diagonal,
         aux_dim: 0,
         weighted: None,
+        anchors_learned: false,
     }
 }
 

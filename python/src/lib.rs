@@ -209,16 +209,26 @@ fn evaluate(z: PyReadonlyArray2<'_, f64>, zhat: PyReadonlyArray2<'_, f64>) -> Py
     Ok(serde_json::to_string(&scores).expect("scores serialize"))
 }
 
-/// Restarts and the empirical indeterminacy probe, as JSON (`probe::ProbeReport`).
+/// Restarts and the empirical indeterminacy probe: (report JSON (`probe::ProbeReport`), the
+/// restarts' codes of x in seed order).
 #[pyfunction]
-#[pyo3(signature = (kind_name, x, u_labels=None, u_real=None, args=Vec::new(), restarts=4, threshold=0.95))]
+#[pyo3(signature = (kind_name, x, u_labels=None, u_real=None, args=Vec::new(), restarts=4, threshold=0.95, controls=false))]
 #[allow(clippy::too_many_arguments)]
-fn probe<'py>(py: Python<'py>, kind_name: &str, x: PyReadonlyArray2<'py, f64>, u_labels: Option<PyReadonlyArray1<'py, i64>>, u_real: Option<PyReadonlyArray2<'py, f64>>, args: Vec<String>, restarts: usize, threshold: f64) -> PyResult<String> {
+fn probe<'py>(py: Python<'py>, kind_name: &str, x: PyReadonlyArray2<'py, f64>, u_labels: Option<PyReadonlyArray1<'py, i64>>, u_real: Option<PyReadonlyArray2<'py, f64>>, args: Vec<String>, restarts: usize, threshold: f64, controls: bool) -> PyResult<(String, Vec<Bound<'py, PyArray2<f64>>>)> {
     let kind = kind(kind_name)?;
     let opts = options(args, false)?;
     let ds = Dataset { x: matrix("X", &x)?, z: None, u: aux(u_labels, u_real)?, meta: None };
-    let report = interruptible(py, || strongid::probe::probe(kind, &opts, &ds, ds.u.as_ref(), Path::new("u"), restarts, threshold))?;
-    Ok(serde_json::to_string(&report).expect("report serializes"))
+    let settings = strongid::probe::ProbeSettings { restarts, threshold, controls };
+    let p = interruptible(py, || strongid::probe::probe(kind, &opts, &ds, ds.u.as_ref(), Path::new("u"), &settings))?;
+    Ok((serde_json::to_string(&p.report).expect("report serializes"), p.codes.into_iter().map(|c| out2(py, c)).collect()))
+}
+
+/// CEBRA's and iTuna's scores of codes of the same rows, as JSON (`consistency::PeerScores`).
+#[pyfunction]
+fn peer_scores(codes: Vec<PyReadonlyArray2<'_, f64>>) -> PyResult<String> {
+    let codes: Vec<Matrix> = codes.iter().enumerate().map(|(k, c)| matrix(&format!("code {}", k + 1), c)).collect::<PyResult<_>>()?;
+    let s = strongid::metrics::consistency::peer_scores(&codes).map_err(py_err)?;
+    Ok(serde_json::to_string(&s).expect("scores serialize"))
 }
 
 type Simulated<'py> = (Bound<'py, PyArray2<f64>>, Option<Bound<'py, PyArray2<f64>>>, Option<Bound<'py, PyArray1<i64>>>, Option<Bound<'py, PyArray2<f64>>>, Option<String>, Option<String>);
@@ -244,6 +254,24 @@ fn simulate<'py>(py: Python<'py>, which: &str, recipe: &str, noise: f64) -> PyRe
     let r: serde_json::Value = serde_json::from_str(recipe).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let (ds, priors) = py.detach(|| strongid::simulate::from_recipe(which, &r, Some(noise))).map_err(py_err)?;
     Ok(simulated(py, ds, priors.as_deref()))
+}
+
+type RealData<'py> = (Bound<'py, PyArray2<f64>>, Option<Bound<'py, PyArray1<i64>>>, Vec<String>, Vec<String>, String);
+
+/// A built-in real dataset: (x, u labels or None, condition names, column names, meta JSON).
+#[pyfunction]
+#[pyo3(signature = (name, pair=None))]
+fn datasets_load<'py>(py: Python<'py>, name: &str, pair: Option<usize>) -> PyResult<RealData<'py>> {
+    let d = py.detach(|| strongid::datasets::load(name, pair)).map_err(py_err)?;
+    let mut meta = d.meta;
+    meta["source_file"] = serde_json::json!(d.source_file);
+    Ok((out2(py, d.x), d.u.map(|u| u.into_pyarray(py)), d.conditions, d.columns, meta.to_string()))
+}
+
+/// The built-in datasets: (name, one-line description).
+#[pyfunction]
+fn datasets_list() -> PyResult<Vec<(String, String)>> {
+    strongid::datasets::names().map(|n| Ok((n.to_string(), strongid::datasets::describe(n).map_err(py_err)?.to_string()))).collect()
 }
 
 fn anchor_check(priors: &str) -> PyResult<strongid::priors::AnchorCheck> {
@@ -355,7 +383,10 @@ fn _strongid(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(fit, m)?,
         wrap_pyfunction!(evaluate, m)?,
         wrap_pyfunction!(probe, m)?,
+        wrap_pyfunction!(peer_scores, m)?,
         wrap_pyfunction!(simulate, m)?,
+        wrap_pyfunction!(datasets_load, m)?,
+        wrap_pyfunction!(datasets_list, m)?,
         wrap_pyfunction!(check_anchors, m)?,
         wrap_pyfunction!(theory_explain, m)?,
         wrap_pyfunction!(theory_table, m)?,

@@ -9,11 +9,11 @@ same models with the same options and seeds, and read and write the same model f
     >>> strongid.metrics.strong_mcc(data.z, z) > 0.95  # the true latent, not a rotation of it
     True
 """
-from . import experiments, metrics, probe, simulate, study, theory
+from . import datasets, experiments, metrics, probe, simulate, study, theory
 from ._estimators import IVAE, VAE, FactorAnalysis, Flow, FrozenIVAE, NotFittedError, TMIFlow, load
 from ._strongid import FitDivergedError, __version__
 
 __all__ = [
     "TMIFlow", "Flow", "VAE", "IVAE", "FrozenIVAE", "FactorAnalysis", "load", "NotFittedError", "FitDivergedError",
-    "metrics", "simulate", "probe", "theory", "experiments", "study", "__version__",
+    "datasets", "metrics", "simulate", "probe", "theory", "experiments", "study", "__version__",
 ]

@@ -2,6 +2,8 @@
 (a new figure's if None) and returns it."""
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from ._base import as_matrix
@@ -80,5 +82,47 @@ def probe_agreement(result, level="identity", ax=None):
     ax.set_xticks(range(n), [str(s) for s in result.seeds])
     ax.set_yticks(range(n), [str(s) for s in result.seeds])
     ax.set_title(f"restart agreement ({level}); {result.classification}")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    return ax
+
+
+_LEVELS = [("identity", "identity"), ("permutation_sign", "perm + sign"), ("componentwise", "component-wise"), ("affine", "affine"), ("smooth", "smooth")]
+
+
+def probe_coordinates(result, ax=None):
+    """The probe's per-coordinate agreement (coordinates × levels, worst over restarts against the
+    reference restart), as a heat map titled with the verdict; pass a control's result
+    (``result.controls[k]["result"]``) for its panel beside the real fit's."""
+    m = np.array([[c[key] for key, _ in _LEVELS] for c in result.coordinates])
+    ax = _ax(ax)
+    im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu", aspect="auto")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color="white" if abs(m[i, j]) > 0.6 else "black", fontsize="small")
+    ax.set_xticks(range(len(_LEVELS)), [label for _, label in _LEVELS], rotation=30)
+    ax.set_yticks(range(m.shape[0]), [f"ẑ{c['coordinate']} ({c['level']})" for c in result.coordinates])
+    ax.set_title(textwrap.fill(result.verdict, 60), fontsize="small")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    return ax
+
+
+def condition_means(code, u, conditions=None, ax=None):
+    """Mean of each code coordinate within each environment (labels u), as a heat map: which
+    conditions move which coordinates. ``conditions``: names indexed by label (e.g.
+    ``strongid.datasets.load("sachs").conditions``)."""
+    code = as_matrix(code, "code")
+    u = np.asarray(u).ravel()
+    envs = np.unique(u)
+    m = np.array([code[u == e].mean(axis=0) for e in envs])
+    scale = float(np.abs(m).max()) or 1.0
+    ax = _ax(ax)
+    im = ax.imshow(m, vmin=-scale, vmax=scale, cmap="RdBu", aspect="auto")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color="white" if abs(m[i, j]) > 0.6 * scale else "black", fontsize="small")
+    names = [conditions[int(e)] if conditions is not None else f"env {e}" for e in envs]
+    ax.set_xticks(range(m.shape[1]), [f"ẑ{k + 1}" for k in range(m.shape[1])])
+    ax.set_yticks(range(len(envs)), names)
+    ax.set_title("environment means in the code", fontsize="small")
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
     return ax

@@ -37,6 +37,22 @@ def test_probe_classifies_restarts_as_the_theory_predicts():
     r = strongid.probe.probe(strongid.TMIFlow(epochs=20), d.X, restarts=2)
     assert r.classification == "strongly-identifiable" and r.predicted == "strongly-identifiable" and r.consistent
     assert len(r.pairs) == 1 and r.pairs[0]["identity"] > 0.95
+    assert r.verdict == "coordinates 1–2 unique at the identity across 2 restarts" and len(r.codes) == 2
+    assert [c["level"] for c in r.coordinates] == ["strongly-identifiable"] * 2
+    assert r.peers["cebra_mean"] > 0.95 and len(r.peers["cebra_pairs"]) == 2
+
+
+def test_probe_null_controls_and_peer_scores():
+    d = strongid.simulate.ivae(latent_dim=2, obs_dim=2, segments=10, per_segment=300, modulation="mean-variance", random_state=6)
+    r = strongid.probe.probe(strongid.FrozenIVAE(anchors=d.priors), d.X, d.u, restarts=3, controls=True)
+    assert r.classification == "strongly-identifiable"
+    assert [c["control"] for c in r.controls] == ["shuffled-u", "merged-environments"]
+    assert all(c["result"].classification == "not-identifiable" for c in r.controls)
+    s = strongid.probe.peer_scores(r.codes)
+    assert s["cebra_mean"] == pytest.approx(r.peers["cebra_mean"], abs=1e-12)
+    z = d.z
+    flipped = strongid.probe.peer_scores([z, -z[:, ::-1]])
+    assert flipped["ituna"]["permutation"] == pytest.approx(1.0) and flipped["ituna"]["identity"] < 0
 
 
 def test_theory_catalogue_table_and_anchor_check():
@@ -59,3 +75,20 @@ def test_experiments_run_writes_the_report(tmp_path):
     res = strongid.experiments.run(quick=True, out=tmp_path / "e", only=["E4"])
     assert [e["id"] for e in res["experiments"]] == ["E4"]
     assert (tmp_path / "e" / "report.html").exists()
+
+
+def test_real_datasets_load_through_the_library():
+    s = strongid.datasets.load("sachs")
+    assert s.X.shape == (7466, 11) and s.u.dtype == np.int64 and len(s.conditions) == 9
+    assert s.conditions[int(s.u[-1])] == "β2cAMP" and s.columns[0] == "praf"
+    assert s.meta["source_sha256"].startswith("fc331dcd")
+    # U0126 blocks MEK: p44/42 falls against the CD3/CD28 baseline (x is log intensity).
+    erk = s.columns.index("p44/42")
+    assert np.median(s.X[s.u == 5, erk]) < np.median(s.X[s.u == 0, erk]) - 1.0
+    t = strongid.datasets.load("tuebingen", pair=1)
+    assert t.X.shape == (349, 2) and t.u is None and t.meta["pair"] == 1
+    assert set(strongid.datasets.names()) == {"sachs", "tuebingen"}
+    with pytest.raises(ValueError, match="1..99"):
+        strongid.datasets.load("tuebingen")
+    with pytest.raises(ValueError, match="built-in datasets are"):
+        strongid.datasets.load("iris")

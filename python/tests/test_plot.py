@@ -23,3 +23,17 @@ def test_every_helper_draws_on_the_given_ax():
     assert np.allclose(np.diag(axes[3].images[0].get_array()), 1.0)
     assert plot.true_vs_learned(d.z, z, coordinate=1) is not None
     plt.close("all")
+
+
+def test_probe_coordinates_and_condition_means_draw_the_numbers():
+    d = strongid.simulate.ivae(latent_dim=2, obs_dim=2, segments=4, per_segment=200, modulation="mean-variance", random_state=1)
+    r = strongid.probe.probe(strongid.IVAE(epochs=5), d.X, d.u, restarts=2)
+    fig, axes = plt.subplots(1, 2)
+    assert plot.probe_coordinates(r, ax=axes[0]) is axes[0]
+    shown = axes[0].images[0].get_array()
+    assert shown.shape == (2, 5) and shown[0, 0] == pytest.approx(r.coordinates[0]["identity"])
+    assert plot.condition_means(r.codes[0], d.u, conditions=["a", "b", "c", "d"], ax=axes[1]) is axes[1]
+    means = axes[1].images[0].get_array()
+    assert means.shape == (4, 2) and means[2, 1] == pytest.approx(r.codes[0][d.u == 2, 1].mean())
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["a", "b", "c", "d"]
+    plt.close("all")

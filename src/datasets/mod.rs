@@ -1,8 +1,10 @@
 //! Real datasets that install with the project (no network needed): measurements without a
 //! ground-truth latent, with the environments that make the iVAE family identifiable. Each is
 //! vendored compressed in `data/` with its provenance and licence (`data/*/README.md`), and
-//! exported as a dataset directory (x.npy, u.npy, meta.json, and the source file as shipped).
+//! exported as a dataset directory (x.npy, u.npy if it has environments, meta.json, and the source
+//! file as shipped).
 pub mod sachs;
+pub mod tuebingen;
 
 use crate::error::{Error, Result};
 use crate::io::{Aux, Dataset};
@@ -16,8 +18,8 @@ use std::path::Path;
 pub struct RealDataset {
     pub name: &'static str,
     pub x: Matrix,
-    /// Environment (condition) index of each row, 0-based, into `conditions`.
-    pub u: Vec<i64>,
+    /// Environment (condition) index of each row, 0-based, into `conditions` (None: one environment).
+    pub u: Option<Vec<i64>>,
     pub conditions: Vec<String>,
     pub columns: Vec<String>,
     /// The source file, byte for byte as its publisher ships it, and its file name.
@@ -27,15 +29,26 @@ pub struct RealDataset {
     pub meta: serde_json::Value,
 }
 
+/// A loader: the dataset, or one member of a collection (`--pair` of tuebingen).
+type Loader = fn(Option<usize>) -> Result<RealDataset>;
+
+/// Sachs is one dataset: a member number is a mistake, not something to ignore.
+fn sachs_loader(pair: Option<usize>) -> Result<RealDataset> {
+    match pair {
+        Some(_) => Err(Error::usage("sachs is a single dataset: --pair is for tuebingen")),
+        None => sachs::load(),
+    }
+}
+
 /// The built-in datasets: name, one line for `strongid datasets list`, loader.
-const REGISTRY: &[(&str, &str, fn() -> Result<RealDataset>)] = &[("sachs", sachs::DESCRIPTION, sachs::load)];
+const REGISTRY: &[(&str, &str, Loader)] = &[("sachs", sachs::DESCRIPTION, sachs_loader), ("tuebingen", tuebingen::DESCRIPTION, tuebingen::load)];
 
 /// The names `load` knows.
 pub fn names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|d| d.0)
 }
 
-fn entry(name: &str) -> Result<&'static (&'static str, &'static str, fn() -> Result<RealDataset>)> {
+fn entry(name: &str) -> Result<&'static (&'static str, &'static str, Loader)> {
     REGISTRY
         .iter()
         .find(|d| d.0 == name)
@@ -47,8 +60,9 @@ pub fn describe(name: &str) -> Result<&'static str> {
     Ok(entry(name)?.1)
 }
 
-pub fn load(name: &str) -> Result<RealDataset> {
-    (entry(name)?.2)()
+/// Load a built-in dataset; `pair` picks a member of a collection (tuebingen's pairs).
+pub fn load(name: &str, pair: Option<usize>) -> Result<RealDataset> {
+    (entry(name)?.2)(pair)
 }
 
 impl RealDataset {
@@ -60,9 +74,20 @@ impl RealDataset {
         meta["source_file"] = serde_json::json!(self.source_file);
         meta["conditions"] = serde_json::json!(self.conditions);
         meta["columns"] = serde_json::json!(self.columns);
-        let ds = Dataset { x: self.x.clone(), z: None, u: Some(Aux::Labels(self.u.clone())), meta: Some(meta) };
+        let ds = Dataset { x: self.x.clone(), z: None, u: self.u.clone().map(Aux::Labels), meta: Some(meta) };
         ds.save_with(dir, force, &[(self.source_file, &self.source)])
     }
+}
+
+/// A vendored file, decompressed and checked against the publisher's SHA-256 (`sha`).
+fn vendored(gz: &[u8], name: &str, sha: &str) -> Result<Vec<u8>> {
+    let source = gunzip(gz, name)?;
+    let got = sha256_hex(&source);
+    if got != sha {
+        return Err(Error::usage(format!("the built-in copy of {name} has SHA-256 {got}, not the published file's {sha}: reinstall strongid")));
+    }
+    std::str::from_utf8(&source).map_err(|e| Error::usage(format!("{name} is not UTF-8: {e}")))?;
+    Ok(source)
 }
 
 /// Gunzip a vendored file (`name` for errors).

@@ -31,12 +31,8 @@ pub const CONDITIONS: [(&str, usize, &str); 9] = [
 pub const DESCRIPTION: &str = "sachs   7466 cells × 11 phospho-proteins (log intensities), 9 experimental conditions as environments; Sachs et al., Science 2005, via cdt 0.6.0 (MIT)";
 
 pub fn load() -> Result<RealDataset> {
-    let source = super::gunzip(GZ, SOURCE_FILE)?;
-    let sha = super::sha256_hex(&source);
-    if sha != SOURCE_SHA256 {
-        return Err(Error::usage(format!("the built-in copy of {SOURCE_FILE} has SHA-256 {sha}, not the published file's {SOURCE_SHA256}: reinstall strongid")));
-    }
-    let text = std::str::from_utf8(&source).map_err(|e| Error::usage(format!("{SOURCE_FILE} is not UTF-8: {e}")))?;
+    let source = super::vendored(GZ, SOURCE_FILE, SOURCE_SHA256)?;
+    let text = std::str::from_utf8(&source).expect("`vendored` checked UTF-8");
     let mut lines = text.lines();
     let columns: Vec<String> = lines.next().unwrap_or_default().split(',').map(str::to_string).collect();
     let mut data = Vec::new();
@@ -64,7 +60,7 @@ pub fn load() -> Result<RealDataset> {
     Ok(RealDataset {
         name: "sachs",
         x: Matrix::new(n, columns.len(), data),
-        u,
+        u: Some(u),
         conditions: CONDITIONS.iter().map(|c| c.0.to_string()).collect(),
         columns,
         source,
@@ -84,7 +80,8 @@ mod tests {
         assert_eq!((d.x.rows, d.x.cols, d.source.len()), (7466, 11, 427_677));
         let col = |name: &str| d.columns.iter().position(|c| c == name).unwrap();
         let median = |k: i64, j: usize| {
-            let mut v: Vec<f64> = (0..d.x.rows).filter(|&i| d.u[i] == k).map(|i| d.x.get(i, j)).collect();
+            let u = d.u.as_ref().unwrap();
+            let mut v: Vec<f64> = (0..d.x.rows).filter(|&i| u[i] == k).map(|i| d.x.get(i, j)).collect();
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };

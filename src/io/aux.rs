@@ -26,6 +26,14 @@ impl Aux {
         }
     }
 
+    /// The rows `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Aux {
+        match self {
+            Aux::Labels(l) => Aux::Labels(idx.iter().map(|&i| l[i]).collect()),
+            Aux::Continuous(m) => Aux::Continuous(m.select_rows(idx)),
+        }
+    }
+
     /// Rows `start..start + n` (for streaming over a file in chunks).
     pub fn slice_rows(&self, start: usize, n: usize) -> Aux {
         match self {

@@ -204,6 +204,7 @@ pub fn fit(opts: &VaeOptions, x: &Matrix, aux: Option<&Aux>, u_path: &Path, trai
         posterior: opts.posterior,
         aux_dim,
         weighted: opts.weighted,
+        anchors_learned: false,
     };
     // Unstandardised data on an extreme scale is the likely cause of a divergence: say so then.
     let scale_hint = (!opts.standardize).then(|| {

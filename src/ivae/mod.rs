@@ -82,6 +82,11 @@ pub struct VaeConfig {
     /// prior is a network λ(u) → (mean, log-variance) instead of a table per environment.
     #[serde(default)]
     pub aux_dim: usize,
+    /// The frozen priors were learned from the same data (`--freeze-after`), not given: each
+    /// fit is unique given its priors, but across fits the priors carry stage 1's (plain iVAE)
+    /// indeterminacy. False in files written before this field (they could not tell).
+    #[serde(default)]
+    pub anchors_learned: bool,
 }
 
 /// Floor of a learned decoder variance (standardised units): noiseless data would otherwise
@@ -255,6 +260,7 @@ impl Vae {
 
     /// Freeze the priors of these anchors (after a warm-up, `--freeze-after`).
     pub fn freeze(&mut self, anchors: Vec<EnvPrior>, check: AnchorCheck) {
+        self.config.anchors_learned = true;
         self.config.anchors = anchors;
         self.config.anchor_check = Some(check);
         self.frozen = frozen_tables(&self.config);

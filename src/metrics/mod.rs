@@ -3,6 +3,7 @@
 //! identity (`strong_mcc`, `identity_rmse`), permutation + sign (`mcc`), component-wise
 //! monotone (`mcc_spearman`), affine (`affine_r2`).
 pub mod assignment;
+pub mod consistency;
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -137,6 +138,12 @@ pub fn ranks(m: &Matrix) -> Matrix {
 
 /// Mean over k of the R² of z_k ≈ a_k + B_k ẑ (least squares via SVD).
 pub fn affine_r2(z: &Matrix, zhat: &Matrix) -> f64 {
+    let r2 = affine_r2_columns(z, zhat);
+    r2.iter().sum::<f64>() / r2.len() as f64
+}
+
+/// The R² of each z_k ≈ a_k + B_k ẑ.
+pub fn affine_r2_columns(z: &Matrix, zhat: &Matrix) -> Vec<f64> {
     // R² is invariant to rescaling either side's columns: work at unit scale.
     let scaled = |m: &Matrix| {
         let cols: Vec<Vec<f64>> = (0..m.cols).map(|j| unit_scaled(&m.col(j))).collect();
@@ -146,16 +153,16 @@ pub fn affine_r2(z: &Matrix, zhat: &Matrix) -> f64 {
     let n = z.rows;
     let design = nalgebra::DMatrix::from_fn(n, zhat.cols + 1, |i, j| if j == 0 { 1.0 } else { zhat.get(i, j - 1) });
     let svd = design.clone().svd(true, true);
-    let mut total = 0.0;
-    for k in 0..z.cols {
-        let y = nalgebra::DVector::from_vec(z.col(k));
-        let coef = svd.solve(&y, 1e-12).expect("SVD was computed with U and V");
-        let resid = &y - &design * coef;
-        let mean = y.mean();
-        let tss: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
-        total += 1.0 - resid.norm_squared() / tss;
-    }
-    total / z.cols as f64
+    (0..z.cols)
+        .map(|k| {
+            let y = nalgebra::DVector::from_vec(z.col(k));
+            let coef = svd.solve(&y, 1e-12).expect("SVD was computed with U and V");
+            let resid = &y - &design * coef;
+            let mean = y.mean();
+            let tss: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
+            1.0 - resid.norm_squared() / tss
+        })
+        .collect()
 }
 
 /// RMSE of ẑ − z (not scale-invariant: it compares the values), computed at unit scale so that

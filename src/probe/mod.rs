@@ -10,9 +10,16 @@ use crate::io::{Aux, Dataset};
 use crate::matrix::Matrix;
 use crate::metrics;
 use crate::models::{Model, ModelKind};
+use crate::metrics::consistency::{PeerScores, peer_scores};
 use crate::theory::sets::Indeterminacy;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+pub mod controls;
+pub mod coordinates;
+pub mod report;
+pub use controls::{Control, ControlReport};
+pub use coordinates::CoordinateAgreement;
 
 /// Alignment classes, smallest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,6 +40,17 @@ impl Class {
             Class::UpToComponentwiseMaps => "up to component-wise maps",
             Class::UpToAffine => "up to affine",
             Class::NotIdentifiable => "not identifiable",
+        }
+    }
+
+    /// How restarts agree at this class, after "the restarts agree …".
+    pub fn agreement_phrase(self) -> &'static str {
+        match self {
+            Class::StronglyIdentifiable => "at the identity",
+            Class::UpToPermutationAndSign => "up to permutation and sign",
+            Class::UpToComponentwiseMaps => "up to component-wise maps",
+            Class::UpToAffine => "up to affine maps",
+            Class::NotIdentifiable => "at no level",
         }
     }
 
@@ -78,11 +96,44 @@ pub struct ProbeReport {
     pub predicted: Class,
     pub theory_set: String,
     pub consistent: bool,
+    /// Index (into `seeds`) of the restart with the lowest validation loss: the code whose
+    /// coordinates `coordinates` describes.
+    pub reference: usize,
+    pub coordinates: Vec<CoordinateAgreement>,
+    /// The per-coordinate result as one sentence.
+    pub verdict: String,
+    /// Set when the restarts agree more tightly than the theory guarantees: agreement of
+    /// restarts then reflects the optimiser (same initialisation, same path), not uniqueness.
+    pub caveat: Option<String>,
+    /// CEBRA's and iTuna's scores of the same codes.
+    pub peers: PeerScores,
+    /// The null controls (empty unless asked for).
+    pub controls: Vec<ControlReport>,
+}
+
+/// A probe's report and the restarts' codes of the data (in seed order).
+pub struct Probe {
+    pub report: ProbeReport,
+    pub codes: Vec<Matrix>,
+}
+
+/// How many restarts, the agreement threshold, and whether to run the null controls.
+#[derive(Clone, Debug)]
+pub struct ProbeSettings {
+    pub restarts: usize,
+    pub threshold: f64,
+    pub controls: bool,
 }
 
 /// Held-out R² of predicting `target` from `input` by k-nearest-neighbour averaging
 /// (k = 10, a seeded subsample of at most 3000 rows, two thirds to fit, one third to test).
 pub fn knn_r2(input: &Matrix, target: &Matrix, seed: u64) -> f64 {
+    let r2 = knn_r2_columns(input, target, seed);
+    r2.iter().sum::<f64>() / r2.len() as f64
+}
+
+/// `knn_r2` for each column of `target`.
+pub fn knn_r2_columns(input: &Matrix, target: &Matrix, seed: u64) -> Vec<f64> {
     use rand::seq::SliceRandom;
     let mut idx: Vec<usize> = (0..input.rows).collect();
     idx.shuffle(&mut crate::train::stream(seed, 80));
@@ -109,7 +160,7 @@ pub fn knn_r2(input: &Matrix, target: &Matrix, seed: u64) -> f64 {
             tss[j] += (target.get(t, j) - means[j]).powi(2);
         }
     }
-    (0..target.cols).map(|j| 1.0 - sse[j] / tss[j]).sum::<f64>() / target.cols as f64
+    (0..target.cols).map(|j| 1.0 - sse[j] / tss[j]).collect()
 }
 
 pub fn agreement(a: usize, b: usize, za: &Matrix, zb: &Matrix, seed: u64) -> Result<PairAgreement> {
@@ -157,14 +208,40 @@ pub fn fit_parallel_each(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Op
     seeds.par_iter().map(|&seed| fit_model(kind, &quiet, ds, u, u_path, seed)).collect()
 }
 
-/// Fit `restarts` models in parallel (at most one per core) and probe their codes.
-pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, restarts: usize, threshold: f64) -> Result<ProbeReport> {
-    if restarts < 2 {
+/// Fit `settings.restarts` models in parallel (at most one per core), probe their codes and,
+/// if asked, the same restarts under each null control.
+pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, settings: &ProbeSettings) -> Result<Probe> {
+    if settings.restarts < 2 {
         return Err(Error::usage("the probe needs at least 2 restarts"));
     }
-    if !(threshold > 0.0 && threshold <= 1.0) {
-        return Err(Error::usage(format!("--threshold must be in (0, 1] (an agreement level), got {threshold}")));
+    if !(settings.threshold > 0.0 && settings.threshold <= 1.0) {
+        return Err(Error::usage(format!("--threshold must be in (0, 1] (an agreement level), got {}", settings.threshold)));
     }
+    // Only the environment models use u (a vae is an ivae variant fitted without it).
+    let uses_u = kind.ivae_variant().is_some() && kind != ModelKind::Vae;
+    let u_for_controls = match (settings.controls, u.filter(|_| uses_u)) {
+        (true, None) => return Err(Error::usage(format!("--controls shuffle or merge u, but {} is fitted without u: compare with a weakly identifiable kind instead (e.g. flow against tmi)", kind.name()))),
+        (c, u) => u.filter(|_| c),
+    };
+    let mut probe = probe_once(kind, opts, ds, u, u_path, settings)?;
+    if let Some(u) = u_for_controls {
+        let merged_env = u.labels().and_then(|l| l.iter().copied().min()).unwrap_or(0);
+        for control in controls::ALL {
+            let cu = control.apply(u, opts.seed);
+            eprintln!("null control: {}", control.describe());
+            let (control_opts, _guard) = controls::fit_options(control, opts, merged_env)?;
+            let (result, error) = match probe_once(kind, &control_opts, ds, Some(&cu), u_path, settings) {
+                Ok(p) => (Some(Box::new(p.report)), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            probe.report.controls.push(ControlReport { control, description: control.describe(), result, error });
+        }
+    }
+    Ok(probe)
+}
+
+fn probe_once(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, u_path: &Path, settings: &ProbeSettings) -> Result<Probe> {
+    let restarts = settings.restarts;
     let seeds: Vec<u64> = (0..restarts as u64).map(|r| opts.seed + r).collect();
     let models = fit_parallel(kind, opts, ds, u, u_path, &seeds)?;
     for (m, s) in models.iter().zip(&seeds) {
@@ -177,19 +254,52 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, 
             pairs.push(agreement(a, b, &codes[a], &codes[b], opts.seed)?);
         }
     }
-    let classification = classify(&pairs, threshold);
-    let (predicted, theory_set) = prediction(&models[0]);
-    Ok(ProbeReport {
+    let classification = classify(&pairs, settings.threshold);
+    let (predicted, theory_set) = prediction_across_restarts(&models[0]);
+    let losses: Vec<f64> = models.iter().map(|m| m.report.best_val_loss).collect();
+    let reference = (0..restarts).min_by(|&a, &b| losses[a].total_cmp(&losses[b])).expect("at least 2 restarts");
+    let coordinates = coordinates::per_coordinate(&codes, reference, settings.threshold, opts.seed);
+    let report = ProbeReport {
         kind: kind.name().into(),
         seeds,
-        validation_losses: models.iter().map(|m| m.report.best_val_loss).collect(),
+        validation_losses: losses,
         pairs,
-        threshold,
+        threshold: settings.threshold,
         classification,
         predicted,
         theory_set,
         consistent: classification <= predicted,
-    })
+        caveat: (classification < predicted).then(|| {
+            format!(
+                "the restarts agree {} but the theory allows {}: other codes fit as well, and these restarts did not visit them (`strongid theory --model M --data D` applies one); read this agreement as the optimiser's, not as uniqueness",
+                classification.agreement_phrase(),
+                match predicted {
+                    Class::NotIdentifiable => "any measure-preserving map".to_string(),
+                    c => c.describe().to_string(),
+                }
+            )
+        }),
+        reference,
+        verdict: coordinates::verdict(&coordinates, restarts),
+        coordinates,
+        peers: peer_scores(&codes)?,
+        controls: Vec::new(),
+    };
+    Ok(Probe { report, codes })
+}
+
+/// What the theory predicts for restarts of this fit. Anchors learned by `--freeze-after` are
+/// stage 1's priors, a plain mean-variance iVAE's (Prop. 4.3): each restart is unique given
+/// its own frozen priors, but restarts may differ by stage 1's indeterminacy.
+pub fn prediction_across_restarts(model: &Model) -> (Class, String) {
+    if model.fitted.anchors_learned() {
+        let stage1 = crate::theory::catalogue::class_of(ModelKind::Ivae, model.latent_dim(), None, false).expect("ivae has a class").analyze();
+        return (
+            Class::predicted(&stage1.set),
+            format!("frozen priors learned from these data (--freeze-after): unique given each restart's own priors; across restarts, stage 1's {}", stage1.description),
+        );
+    }
+    prediction(model)
 }
 
 /// The theory's largest class for a fitted model, and its set's description.
@@ -202,6 +312,34 @@ pub fn prediction(model: &Model) -> (Class, String) {
 }
 
 impl ProbeReport {
+    /// What each control shows about the real fit's agreement, one line each.
+    pub fn control_summary(&self) -> Vec<String> {
+        let identity = |r: &ProbeReport| r.pairs.iter().map(|p| p.identity).fold(f64::INFINITY, f64::min);
+        self.controls
+            .iter()
+            .map(|c| match (&c.result, &c.error) {
+                (Some(r), _) if r.classification <= self.classification => format!(
+                    "{}: the restarts still agree {} (worst identity {:.3} vs {:.3}): this agreement is NOT evidence that u identifies the code",
+                    c.description,
+                    r.classification.agreement_phrase(),
+                    identity(r),
+                    identity(self)
+                ),
+                (Some(r), _) => format!(
+                    "{}: the restarts agree only {} (worst identity {:.3} vs {:.3}; CEBRA consistency {:.3} vs {:.3}): the real fit's agreement comes from u",
+                    c.description,
+                    r.classification.agreement_phrase(),
+                    identity(r),
+                    identity(self),
+                    r.peers.cebra_mean,
+                    self.peers.cebra_mean
+                ),
+                (None, Some(e)) => format!("{}: cannot be fitted ({e})", c.description),
+                (None, None) => format!("{}: no result", c.description),
+            })
+            .collect()
+    }
+
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
@@ -213,6 +351,26 @@ impl ProbeReport {
         writeln!(out, "empirical (every pair ≥ {}): {}", self.threshold, self.classification.describe()).ok();
         writeln!(out, "theory: {} → at most {}", self.theory_set, self.predicted.describe()).ok();
         writeln!(out, "{}", if self.consistent { "consistent with the theory" } else { "INCONSISTENT with the theory: the restarts disagree by more than the indeterminacy set allows (an optimisation failure?)" }).ok();
+        writeln!(out, "per coordinate of restart {} (seed {}, lowest validation loss), worst over the other restarts:", self.reference + 1, self.seeds[self.reference]).ok();
+        writeln!(out, "{:>10}  {:>10}  {:>12}  {:>13}  {:>8}  {:>8}  level", "coordinate", "identity", "perm + sign", "component-wise", "affine", "smooth").ok();
+        for c in &self.coordinates {
+            writeln!(out, "{:>10}  {:>10.4}  {:>12.4}  {:>13.4}  {:>8.4}  {:>8.4}  {}", c.coordinate, c.identity, c.permutation_sign, c.componentwise, c.affine, c.smooth, c.level.describe()).ok();
+        }
+        writeln!(out, "verdict: {}", self.verdict).ok();
+        if let Some(c) = &self.caveat {
+            writeln!(out, "caveat: {c}").ok();
+        }
+        let i = &self.peers.ituna;
+        writeln!(out, "peer scores: CEBRA consistency {:.4}; iTuna identity {:.4}, permutation {:.4}, linear {:.4}, affine {:.4}", self.peers.cebra_mean, i.identity, i.permutation, i.linear, i.affine).ok();
+        for c in &self.controls {
+            match &c.result {
+                Some(r) => writeln!(out, "null control, {}: {}; verdict: {}; CEBRA consistency {:.4}", c.description, r.classification.describe(), r.verdict, r.peers.cebra_mean).ok(),
+                None => writeln!(out, "null control, {}: not fitted: {}", c.description, c.error.as_deref().unwrap_or("")).ok(),
+            };
+        }
+        for line in self.control_summary() {
+            writeln!(out, "control: {line}").ok();
+        }
         out
     }
 }
