@@ -220,7 +220,7 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, 
     // Only the environment models use u (a vae is an ivae variant fitted without it).
     let uses_u = kind.ivae_variant().is_some() && kind != ModelKind::Vae;
     let u_for_controls = match (settings.controls, u.filter(|_| uses_u)) {
-        (true, None) => return Err(Error::usage(format!("--controls shuffle or merge u, but {} is fitted without u: compare with a weakly identifiable kind instead (e.g. flow against tmi)", kind.name()))),
+        (true, None) => return Err(Error::usage(format!("--controls shuffle or merge u, but {} is fitted without u: compare with a weakly identifiable kind instead (e.g. flow against tmi-flow)", kind.name()))),
         (c, u) => u.filter(|_| c),
     };
     let mut probe = probe_once(kind, opts, ds, u, u_path, settings)?;
@@ -232,6 +232,8 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, 
             let (control_opts, _guard) = controls::fit_options(control, opts, merged_env)?;
             let (result, error) = match probe_once(kind, &control_opts, ds, Some(&cu), u_path, settings) {
                 Ok(p) => (Some(Box::new(p.report)), None),
+                // A stop asked for by the user stops the probe; any other failure is the control's result.
+                Err(e @ (Error::Interrupted { .. } | Error::Cancelled)) => return Err(e),
                 Err(e) => (None, Some(e.to_string())),
             };
             probe.report.controls.push(ControlReport { control, description: control.describe(), result, error });
