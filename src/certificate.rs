@@ -101,17 +101,6 @@ impl Certificate {
     }
 }
 
-/// Agreement of two codes at one level (`probe::PairAgreement`'s fields).
-fn agreement_at(level: Class, pair: &probe::PairAgreement) -> f64 {
-    match level {
-        Class::StronglyIdentifiable => pair.identity,
-        Class::UpToPermutationAndSign => pair.permutation_sign,
-        Class::UpToComponentwiseMaps => pair.componentwise,
-        Class::UpToAffine => pair.affine,
-        Class::NotIdentifiable => pair.smooth,
-    }
-}
-
 /// Fit `restarts` models (seeds seed, seed+1, …; in parallel, at most one per core), keep the
 /// best by validation loss and, with two or more that succeeded, attach the certificate. A
 /// restart that fails (e.g. diverges) is recorded and skipped; if all fail, the first error is
@@ -162,7 +151,7 @@ pub fn fit_restarts(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<
     let za = best.encode(&ds.x, u, u_path, None)?;
     let zb = second.encode(&ds.x, u, u_path, None)?;
     // A constant code coordinate (a collapsed latent) leaves correlations undefined: no agreement.
-    let agreement = probe::agreement(0, 1, &za, &zb, opts.seed).map_or(0.0, |p| agreement_at(level, &p));
+    let agreement = probe::agreement(0, 1, &za, &zb, opts.seed).map_or(0.0, |p| p.at(level));
     let anchor_stability = match (&best.fitted, u) {
         (Fitted::Vae(v), Some(Aux::Labels(u))) => crate::ivae::fit::anchor_stability(v, &ds.x, u, THRESHOLD, best_seed).map(|(a, t)| [a, t]),
         (Fitted::FlowIvae(f), Some(Aux::Labels(u))) => crate::ivae::fit::anchor_stability_flow(f, &ds.x, u, THRESHOLD, best_seed).map(|(a, t)| [a, t]),
@@ -208,9 +197,9 @@ mod tests {
         let z = standard_normal(2000, 3, &mut stream(4, 0));
         let flipped = Matrix::from_fn(2000, 3, |i, j| -z.get(i, (j + 1) % 3));
         let pair = probe::agreement(0, 1, &z, &flipped, 0).unwrap();
-        assert!(agreement_at(Class::StronglyIdentifiable, &pair) < 0.0);
-        assert!(agreement_at(Class::UpToPermutationAndSign, &pair) > 0.999);
-        assert!(agreement_at(Class::UpToAffine, &pair) > 0.999);
+        assert!(pair.at(Class::StronglyIdentifiable) < 0.0);
+        assert!(pair.at(Class::UpToPermutationAndSign) > 0.999);
+        assert!(pair.at(Class::UpToAffine) > 0.999);
         let c = |level, agreement: f64| Certificate {
             seeds: vec![0, 1],
             validation_losses: vec![Some(1.0), Some(1.1)],

@@ -574,8 +574,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 return Err(Error::input(p, "already exists: --save-codes never overwrites codes; choose another directory or remove them"));
             }
             let settings = crate::probe::ProbeSettings { restarts, threshold, controls };
-            if let Some(p) = report_dir.iter().flat_map(|d| [d.join("report.html"), d.join("probe.json")]).find(|p| p.exists()) {
-                return Err(Error::input(&p, "already exists: --report never overwrites; choose another directory"));
+            if let Some(dir) = &report_dir {
+                crate::probe::report::check_free(dir)?;
             }
             let probe = crate::probe::probe(kind, &opts, &ds, u.as_ref(), &u_path, &settings)?;
             if let Some(dir) = &report_dir {

@@ -263,9 +263,8 @@ type RealData<'py> = (Bound<'py, PyArray2<f64>>, Option<Bound<'py, PyArray1<i64>
 #[pyo3(signature = (name, pair=None))]
 fn datasets_load<'py>(py: Python<'py>, name: &str, pair: Option<usize>) -> PyResult<RealData<'py>> {
     let d = py.detach(|| strongid::datasets::load(name, pair)).map_err(py_err)?;
-    let mut meta = d.meta;
-    meta["source_file"] = serde_json::json!(d.source_file);
-    Ok((out2(py, d.x), d.u.map(|u| u.into_pyarray(py)), d.conditions, d.columns, meta.to_string()))
+    let meta = d.described_meta().to_string();
+    Ok((out2(py, d.x), d.u.map(|u| u.into_pyarray(py)), d.conditions, d.columns, meta))
 }
 
 /// The built-in datasets: (name, one-line description).

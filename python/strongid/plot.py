@@ -86,6 +86,16 @@ def probe_agreement(result, level="identity", ax=None):
     return ax
 
 
+def _annotated_map(ax, m, scale):
+    """m as a heat map saturating at ±scale, each cell's number printed (white on the dark
+    cells), with a colour bar."""
+    im = ax.imshow(m, vmin=-scale, vmax=scale, cmap="RdBu", aspect="auto")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color="white" if abs(m[i, j]) > 0.6 * scale else "black", fontsize="small")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046)
+
+
 _LEVELS = [("identity", "identity"), ("permutation_sign", "perm + sign"), ("componentwise", "component-wise"), ("affine", "affine"), ("smooth", "smooth")]
 
 
@@ -95,14 +105,10 @@ def probe_coordinates(result, ax=None):
     (``result.controls[k]["result"]``) for its panel beside the real fit's."""
     m = np.array([[c[key] for key, _ in _LEVELS] for c in result.coordinates])
     ax = _ax(ax)
-    im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu", aspect="auto")
-    for i in range(m.shape[0]):
-        for j in range(m.shape[1]):
-            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color="white" if abs(m[i, j]) > 0.6 else "black", fontsize="small")
+    _annotated_map(ax, m, 1.0)
     ax.set_xticks(range(len(_LEVELS)), [label for _, label in _LEVELS], rotation=30)
     ax.set_yticks(range(m.shape[0]), [f"ẑ{c['coordinate']} ({c['level']})" for c in result.coordinates])
     ax.set_title(textwrap.fill(result.verdict, 60), fontsize="small")
-    ax.figure.colorbar(im, ax=ax, fraction=0.046)
     return ax
 
 
@@ -116,13 +122,9 @@ def condition_means(code, u, conditions=None, ax=None):
     m = np.array([code[u == e].mean(axis=0) for e in envs])
     scale = float(np.abs(m).max()) or 1.0
     ax = _ax(ax)
-    im = ax.imshow(m, vmin=-scale, vmax=scale, cmap="RdBu", aspect="auto")
-    for i in range(m.shape[0]):
-        for j in range(m.shape[1]):
-            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color="white" if abs(m[i, j]) > 0.6 * scale else "black", fontsize="small")
+    _annotated_map(ax, m, scale)
     names = [conditions[int(e)] if conditions is not None else f"env {e}" for e in envs]
     ax.set_xticks(range(m.shape[1]), [f"ẑ{k + 1}" for k in range(m.shape[1])])
     ax.set_yticks(range(len(envs)), names)
     ax.set_title("environment means in the code", fontsize="small")
-    ax.figure.colorbar(im, ax=ax, fraction=0.046)
     return ax

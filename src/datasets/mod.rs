@@ -66,15 +66,21 @@ pub fn load(name: &str, pair: Option<usize>) -> Result<RealDataset> {
 }
 
 impl RealDataset {
-    /// Write the dataset directory `dir`: x.npy, u.npy, meta.json (conditions, columns,
-    /// provenance; no z.npy: the truth is unknown) and the source file under its own name.
-    pub fn export(&self, dir: &Path, force: bool) -> Result<()> {
+    /// `meta` with the dataset's name, source file, conditions and columns: meta.json's
+    /// contents, and Python's `RealData.meta`.
+    pub fn described_meta(&self) -> serde_json::Value {
         let mut meta = self.meta.clone();
         meta["dataset"] = serde_json::json!(self.name);
         meta["source_file"] = serde_json::json!(self.source_file);
         meta["conditions"] = serde_json::json!(self.conditions);
         meta["columns"] = serde_json::json!(self.columns);
-        let ds = Dataset { x: self.x.clone(), z: None, u: self.u.clone().map(Aux::Labels), meta: Some(meta) };
+        meta
+    }
+
+    /// Write the dataset directory `dir`: x.npy, u.npy, meta.json (conditions, columns,
+    /// provenance; no z.npy: the truth is unknown) and the source file under its own name.
+    pub fn export(&self, dir: &Path, force: bool) -> Result<()> {
+        let ds = Dataset { x: self.x.clone(), z: None, u: self.u.clone().map(Aux::Labels), meta: Some(self.described_meta()) };
         ds.save_with(dir, force, &[(self.source_file, &self.source)])
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! Both are scores of "some map of a class relates the runs"; neither says which class the
 //! model's theory allows. `bench/peer_scores.py` checks these numbers against the packages.
-use super::{assignment, pearson};
+use super::{assignment, ols_fit, pearson};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use serde::Serialize;
@@ -33,18 +33,6 @@ pub fn r2_score(y: &Matrix, pred: &Matrix) -> f64 {
         };
     }
     total / y.cols as f64
-}
-
-/// Least-squares prediction of `target` from `input` (with or without an intercept), through
-/// the SVD so that collinear codes still have the minimum-norm solution's (unique) fitted values.
-pub fn ols_fit(input: &Matrix, target: &Matrix, intercept: bool) -> Matrix {
-    let k = usize::from(intercept);
-    let design = nalgebra::DMatrix::from_fn(input.rows, input.cols + k, |i, j| if j < k { 1.0 } else { input.get(i, j - k) });
-    let svd = design.clone().svd(true, true);
-    let y = nalgebra::DMatrix::from_fn(target.rows, target.cols, |i, j| target.get(i, j));
-    let coef = svd.solve(&y, 1e-12).expect("SVD was computed with U and V");
-    let fitted = &design * coef;
-    Matrix::from_fn(target.rows, target.cols, |i, j| fitted[(i, j)])
 }
 
 /// iTuna's `Permutation` alignment of `x` to `y`: assignment maximising corr(|x_i|, |y_j|), then
@@ -107,18 +95,21 @@ fn check(codes: &[Matrix]) -> Result<()> {
     Ok(())
 }
 
+/// `score(code i, code j)` for every ordered pair i ≠ j, i outer and j inner (CEBRA's and
+/// iTuna's order).
+fn ordered_pairs(codes: &[Matrix], score: impl Fn(&Matrix, &Matrix) -> f64) -> Vec<OrderedPair> {
+    let n = codes.len();
+    (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| OrderedPair { source: i, target: j, r2: score(&codes[i], &codes[j]) }).collect()
+}
+
+fn mean(pairs: &[OrderedPair]) -> f64 {
+    pairs.iter().map(|p| p.r2).sum::<f64>() / pairs.len() as f64
+}
+
 /// CEBRA's `consistency_score(codes, between="runs")` scores, pair by pair.
 pub fn cebra_consistency(codes: &[Matrix]) -> Result<Vec<OrderedPair>> {
     check(codes)?;
-    let mut out = Vec::new();
-    for (i, a) in codes.iter().enumerate() {
-        for (j, b) in codes.iter().enumerate() {
-            if i != j {
-                out.push(OrderedPair { source: i, target: j, r2: r2_score(b, &ols_fit(a, b, true)) });
-            }
-        }
-    }
-    Ok(out)
+    Ok(ordered_pairs(codes, |a, b| r2_score(b, &ols_fit(a, b, true))))
 }
 
 /// Both peers' scores. iTuna's `Identity` and `Permutation` need codes of one dimension.
@@ -127,24 +118,14 @@ pub fn peer_scores(codes: &[Matrix]) -> Result<PeerScores> {
     if codes.iter().any(|c| c.cols != codes[0].cols) {
         return Err(Error::usage("iTuna's identity and permutation alignments need codes of one dimension"));
     }
-    let mean_over_pairs = |f: &dyn Fn(&Matrix, &Matrix) -> f64| {
-        let mut s = Vec::new();
-        for (i, a) in codes.iter().enumerate() {
-            for (j, b) in codes.iter().enumerate() {
-                if i != j {
-                    s.push(f(a, b));
-                }
-            }
-        }
-        s.iter().sum::<f64>() / s.len() as f64
-    };
+    let cebra_mean = mean(&cebra_pairs);
     let ituna = ItunaScores {
-        identity: mean_over_pairs(&|a, b| r2_score(b, a)),
-        permutation: mean_over_pairs(&|a, b| r2_score(b, &permutation_aligned(a, b))),
-        linear: mean_over_pairs(&|a, b| r2_score(b, &ols_fit(a, b, false))),
-        affine: mean_over_pairs(&|a, b| r2_score(b, &ols_fit(a, b, true))),
+        identity: mean(&ordered_pairs(codes, |a, b| r2_score(b, a))),
+        permutation: mean(&ordered_pairs(codes, |a, b| r2_score(b, &permutation_aligned(a, b)))),
+        linear: mean(&ordered_pairs(codes, |a, b| r2_score(b, &ols_fit(a, b, false)))),
+        // iTuna's `Affine` is scikit-learn's LinearRegression scored in sample: CEBRA's score.
+        affine: cebra_mean,
     };
-    let cebra_mean = cebra_pairs.iter().map(|p| p.r2).sum::<f64>() / cebra_pairs.len() as f64;
     Ok(PeerScores { cebra_pairs, cebra_mean, ituna })
 }
 

@@ -150,19 +150,28 @@ pub fn affine_r2_columns(z: &Matrix, zhat: &Matrix) -> Vec<f64> {
         Matrix::from_fn(m.rows, m.cols, |i, j| cols[j][i])
     };
     let (z, zhat) = (&scaled(z), &scaled(zhat));
-    let n = z.rows;
-    let design = nalgebra::DMatrix::from_fn(n, zhat.cols + 1, |i, j| if j == 0 { 1.0 } else { zhat.get(i, j - 1) });
-    let svd = design.clone().svd(true, true);
+    let fitted = ols_fit(zhat, z, true);
     (0..z.cols)
         .map(|k| {
-            let y = nalgebra::DVector::from_vec(z.col(k));
-            let coef = svd.solve(&y, 1e-12).expect("SVD was computed with U and V");
-            let resid = &y - &design * coef;
-            let mean = y.mean();
+            let y = z.col(k);
+            let mean = y.iter().sum::<f64>() / y.len() as f64;
             let tss: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
-            1.0 - resid.norm_squared() / tss
+            let sse: f64 = y.iter().enumerate().map(|(i, v)| (v - fitted.get(i, k)).powi(2)).sum();
+            1.0 - sse / tss
         })
         .collect()
+}
+
+/// Least-squares prediction of `target` from `input` (with or without an intercept), through
+/// the SVD so that collinear codes still have the minimum-norm solution's (unique) fitted values.
+pub fn ols_fit(input: &Matrix, target: &Matrix, intercept: bool) -> Matrix {
+    let k = usize::from(intercept);
+    let design = nalgebra::DMatrix::from_fn(input.rows, input.cols + k, |i, j| if j < k { 1.0 } else { input.get(i, j - k) });
+    let svd = design.clone().svd(true, true);
+    let y = nalgebra::DMatrix::from_fn(target.rows, target.cols, |i, j| target.get(i, j));
+    let coef = svd.solve(&y, 1e-12).expect("SVD was computed with U and V");
+    let fitted = &design * coef;
+    Matrix::from_fn(target.rows, target.cols, |i, j| fitted[(i, j)])
 }
 
 /// RMSE of ẑ − z (not scale-invariant: it compares the values), computed at unit scale so that

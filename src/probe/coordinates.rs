@@ -30,6 +30,19 @@ pub struct CoordinateAgreement {
     pub level: Class,
 }
 
+impl CoordinateAgreement {
+    /// The agreement at one level (smooth for "not identifiable").
+    pub fn at(&self, level: Class) -> f64 {
+        match level {
+            Class::StronglyIdentifiable => self.identity,
+            Class::UpToPermutationAndSign => self.permutation_sign,
+            Class::UpToComponentwiseMaps => self.componentwise,
+            Class::UpToAffine => self.affine,
+            Class::NotIdentifiable => self.smooth,
+        }
+    }
+}
+
 /// The matching of `a`'s columns to `b`'s maximising the similarity, and each matched value.
 fn matched(sim: &[f64], d: usize) -> (Vec<usize>, Vec<f64>) {
     let col = assignment::max_weight_assignment(sim, d, d);
@@ -61,17 +74,7 @@ pub fn per_coordinate(codes: &[Matrix], reference: usize, threshold: f64, seed: 
         }
     }
     for c in &mut out {
-        c.level = if c.identity >= threshold {
-            Class::StronglyIdentifiable
-        } else if c.permutation_sign >= threshold {
-            Class::UpToPermutationAndSign
-        } else if c.componentwise >= threshold {
-            Class::UpToComponentwiseMaps
-        } else if c.affine >= threshold {
-            Class::UpToAffine
-        } else {
-            Class::NotIdentifiable
-        };
+        c.level = Class::smallest(|level| c.at(level) >= threshold);
     }
     out
 }

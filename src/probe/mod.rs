@@ -43,6 +43,12 @@ impl Class {
         }
     }
 
+    /// The smallest class that `reaches` (identity first, affine last), else not identifiable.
+    pub fn smallest(reaches: impl Fn(Class) -> bool) -> Class {
+        use Class::*;
+        [StronglyIdentifiable, UpToPermutationAndSign, UpToComponentwiseMaps, UpToAffine].into_iter().find(|&c| reaches(c)).unwrap_or(NotIdentifiable)
+    }
+
     /// How restarts agree at this class, after "the restarts agree …".
     pub fn agreement_phrase(self) -> &'static str {
         match self {
@@ -83,6 +89,19 @@ pub struct PairAgreement {
     pub affine: f64,
     /// Held-out R² of a k-NN regression, the worse of the two directions.
     pub smooth: f64,
+}
+
+impl PairAgreement {
+    /// The agreement at one level (smooth for "not identifiable": any function of the code).
+    pub fn at(&self, level: Class) -> f64 {
+        match level {
+            Class::StronglyIdentifiable => self.identity,
+            Class::UpToPermutationAndSign => self.permutation_sign,
+            Class::UpToComponentwiseMaps => self.componentwise,
+            Class::UpToAffine => self.affine,
+            Class::NotIdentifiable => self.smooth,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -178,18 +197,7 @@ pub fn agreement(a: usize, b: usize, za: &Matrix, zb: &Matrix, seed: u64) -> Res
 
 /// The smallest class whose agreement reaches `threshold` for every pair.
 pub fn classify(pairs: &[PairAgreement], threshold: f64) -> Class {
-    let all = |f: fn(&PairAgreement) -> f64| pairs.iter().all(|p| f(p) >= threshold);
-    if all(|p| p.identity) {
-        Class::StronglyIdentifiable
-    } else if all(|p| p.permutation_sign) {
-        Class::UpToPermutationAndSign
-    } else if all(|p| p.componentwise) {
-        Class::UpToComponentwiseMaps
-    } else if all(|p| p.affine) {
-        Class::UpToAffine
-    } else {
-        Class::NotIdentifiable
-    }
+    Class::smallest(|level| pairs.iter().all(|p| p.at(level) >= threshold))
 }
 
 /// Fit one model per seed, in parallel (at most one per core). Results are in seed order and
@@ -219,9 +227,9 @@ pub fn probe(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&Aux>, 
     }
     // Only the environment models use u (a vae is an ivae variant fitted without it).
     let uses_u = kind.ivae_variant().is_some() && kind != ModelKind::Vae;
-    let u_for_controls = match (settings.controls, u.filter(|_| uses_u)) {
-        (true, None) => return Err(Error::usage(format!("--controls shuffle or merge u, but {} is fitted without u: compare with a weakly identifiable kind instead (e.g. flow against tmi-flow)", kind.name()))),
-        (c, u) => u.filter(|_| c),
+    let u_for_controls = match u.filter(|_| uses_u) {
+        None if settings.controls => return Err(Error::usage(format!("--controls shuffle or merge u, but {} is fitted without u: compare with a weakly identifiable kind instead (e.g. flow against tmi-flow)", kind.name()))),
+        u => u.filter(|_| settings.controls),
     };
     let mut probe = probe_once(kind, opts, ds, u, u_path, settings)?;
     if let Some(u) = u_for_controls {

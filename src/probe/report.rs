@@ -57,13 +57,19 @@ fn summary_row(html: &mut String, name: &str, r: &ProbeReport) {
     .ok();
 }
 
+/// Error unless `dir` is free for a report (neither file exists): the CLI asks before fitting.
+pub fn check_free(dir: &Path) -> Result<()> {
+    match [dir.join("report.html"), dir.join("probe.json")].into_iter().find(|p| p.exists()) {
+        Some(p) => Err(Error::input(&p, "already exists: --report never overwrites; choose another directory")),
+        None => Ok(()),
+    }
+}
+
 /// Write DIR/report.html and DIR/probe.json. `truth`: the data's z, if known; `conditions`:
 /// names of the environments (by label order), if known. Never overwrites.
 pub fn write(dir: &Path, probe: &Probe, u: Option<&Aux>, truth: Option<&Matrix>, conditions: Option<&[String]>) -> Result<()> {
+    check_free(dir)?;
     let (html_path, json_path) = (dir.join("report.html"), dir.join("probe.json"));
-    if let Some(p) = [&html_path, &json_path].into_iter().find(|p| p.exists()) {
-        return Err(Error::input(p, "already exists: --report never overwrites; choose another directory"));
-    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let r = &probe.report;
     let mut html = String::new();
@@ -96,10 +102,11 @@ pub fn write(dir: &Path, probe: &Probe, u: Option<&Aux>, truth: Option<&Matrix>,
     }
     writeln!(html, "</div>").ok();
     let reference = &probe.codes[r.reference];
-    let worst = (0..probe.codes.len()).filter(|&b| b != r.reference).min_by(|&a, &b| {
-        let id = |k: usize| crate::metrics::strong_mcc(reference, &probe.codes[k]);
-        id(a).total_cmp(&id(b))
-    });
+    let worst = (0..probe.codes.len())
+        .filter(|&b| b != r.reference)
+        .map(|b| (b, crate::metrics::strong_mcc(reference, &probe.codes[b])))
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(b, _)| b);
     writeln!(html, "<h2>Restarts against each other</h2><div class=\"fig\">").ok();
     if let Some(b) = worst {
         let title = format!("seed {} (the least agreeing restart) vs seed {} (reference)", r.seeds[b], r.seeds[r.reference]);
