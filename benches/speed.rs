@@ -203,7 +203,7 @@ fn main() {
             "affine" => TransformKind::Affine,
             _ => TransformKind::Spline { bins: a.bins, tail_bound: 4.0 },
         };
-        let config = FlowConfig { dim: x.cols, layers: a.layers, hidden: a.hidden, hidden_layers: a.hidden_layers, transform, triangular: true };
+        let config = FlowConfig { dim: x.cols, layers: a.layers, hidden: a.hidden, hidden_layers: a.hidden_layers, transform, triangular: true, linear: false };
         let standardize = Standardize::fit(&x.select_rows(&split(x.rows).0));
         Flow::new(config, standardize, &mut stream(a.seed, 1))
     };

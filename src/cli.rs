@@ -79,14 +79,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Exact log-density of each row.
+    /// Exact log-density of each row (log p(x | u) for the iVAE family's flow generator).
     Logprob {
-        /// A model file written by `strongid fit` (a flow or factor analysis).
+        /// A model file written by `strongid fit` (a flow, factor analysis, or ivae / ivae-frozen with the flow generator).
         #[arg(long)]
         model: PathBuf,
-        /// Observations: an .npy / .csv file (n × D) or a dataset directory.
+        /// Observations: an .npy / .csv file (n × D), or a dataset directory (its x.npy, and its u.npy for the iVAE family).
         #[arg(long)]
         data: PathBuf,
+        /// Environment labels for the iVAE family's flow generator (overrides the dataset's u.npy).
+        #[arg(long)]
+        aux: Option<PathBuf>,
         /// Where to write the log-densities (.npy, n × 1, nats).
         #[arg(long)]
         out: PathBuf,
@@ -529,18 +532,32 @@ pub fn run(cli: Cli) -> Result<()> {
             io::write_output(&out, force, |staging| io::write_npy(staging, &x))?;
             crate::outln!("wrote {} samples to {}", x.rows, out.display());
         }
-        Command::Logprob { model, data, out, force } => {
+        Command::Logprob { model, data, aux, out, force } => {
             check_npy_out(&out, force)?;
             let m = Model::load(&model)?;
-            let rows = stream_rows(&m, &data)?;
+            let (x_path, u_path) = if data.is_dir() { (data.join("x.npy"), data.join("u.npy")) } else { (data.clone(), PathBuf::from("--aux")) };
+            let (u_path, u) = match aux {
+                Some(p) => (p.clone(), Some(io::read_aux(&p, m.aux_kind())?)),
+                None if matches!(m.fitted, Fitted::FlowIvae(_)) && u_path.exists() => (u_path.clone(), Some(io::read_aux(&u_path, m.aux_kind())?)),
+                None => (u_path, None),
+            };
+            let rows = stream_rows(&m, &x_path)?;
+            if let Some(u) = &u {
+                if u.rows() != rows {
+                    return Err(Error::input(&u_path, format!("has {} rows of u but {} has {rows} rows", u.rows(), x_path.display())));
+                }
+            }
             let mut total = 0.0;
             io::write_output(&out, force, |staging| {
                 io::write_npy_rows(staging, rows, 1, |emit| {
-                    let mut reader = io::RowReader::open(&data)?;
+                    let mut reader = io::RowReader::open(&x_path)?;
+                    let mut start = 0;
                     while let Some(x) = reader.next_chunk(STREAM_CHUNK)? {
-                        let lp = m.log_prob(&x)?;
+                        let chunk = u.as_ref().map(|u| u.slice_rows(start, x.rows));
+                        let lp = m.log_prob(&x, chunk.as_ref(), &u_path)?;
                         total += lp.iter().sum::<f64>();
                         emit(&lp)?;
+                        start += x.rows;
                     }
                     Ok(())
                 })

@@ -54,7 +54,8 @@ pub struct FitOptions {
     /// Splines act on [−B, B] (standardised units) and are the identity outside.
     #[arg(long, default_value_t = 4.0, help_heading = "Flows")]
     pub tail_bound: f64,
-    /// Flow steps (default: 3 for flows, 5 for the iVAE family's flow generator).
+    /// Flow steps (default: 3 for flows; for the iVAE family's flow generator one per latent
+    /// dimension, at least 5 and at most 10, each after an LU-parametrised linear layer).
     #[arg(long, help_heading = "Flows")]
     pub layers: Option<usize>,
     // --- iVAE family and factor analysis
@@ -189,8 +190,11 @@ impl FitOptions {
             TransformArg::Affine => TransformKind::Affine,
             TransformArg::Spline => TransformKind::Spline { bins: b.bins, tail_bound: self.tail_bound },
         };
-        let layers = self.layers.unwrap_or(if matches!(kind, ModelKind::TmiFlow | ModelKind::Flow) { 3 } else { 5 });
-        FlowConfig { dim, layers, hidden: b.hidden, hidden_layers: self.hidden_layers, transform, triangular: kind == ModelKind::TmiFlow }
+        let flow_kind = matches!(kind, ModelKind::TmiFlow | ModelKind::Flow);
+        // The iVAE's generator inverts a dense nonlinear mixing: one linear layer per step
+        // (flows::linear), and depth growing with d (measured: docs/src/benchmarks.md, #21).
+        let layers = self.layers.unwrap_or(if flow_kind { 3 } else { dim.clamp(5, 10) });
+        FlowConfig { dim, layers, hidden: b.hidden, hidden_layers: self.hidden_layers, transform, triangular: kind == ModelKind::TmiFlow, linear: !flow_kind }
     }
     fn vae_options(&self, kind: ModelKind, obs_dim: usize, b: &Budget) -> VaeOptions {
         VaeOptions {

@@ -209,13 +209,26 @@ impl Model {
         }
     }
 
-    /// Exact log-density of each row (flows and factor analysis).
-    pub fn log_prob(&self, x: &Matrix) -> Result<Vec<f64>> {
+    /// Exact log-density of each row: log p(x) for flows and factor analysis, log p(x | u) for
+    /// the iVAE family's flow generator (u: its environment labels, `u_path` names them in
+    /// errors). The MLP generator's ELBO only bounds it, so it is refused.
+    pub fn log_prob(&self, x: &Matrix, u: Option<&Aux>, u_path: &Path) -> Result<Vec<f64>> {
         match &self.fitted {
             Fitted::Flow(f) => Ok(f.log_prob(x)),
             Fitted::Fa(fa) => Ok(fa.log_prob(x)),
-            Fitted::Vae(_) | Fitted::FlowIvae(_) => Err(Error::usage(format!(
-                "{} has no closed-form log-density (it is trained on the ELBO, a lower bound); use a flow or fa for exact log-densities",
+            Fitted::FlowIvae(f) => match u {
+                Some(Aux::Labels(l)) if l.len() == x.rows => Ok(f.log_prob(x, &f.env_indices(l, u_path)?)),
+                Some(u) => {
+                    self.check_aux(u, u_path)?;
+                    Err(Error::input(u_path, format!("has {} rows of u but the data have {} rows", u.rows(), x.rows)))
+                }
+                None => Err(Error::usage(format!(
+                    "{} with the flow generator has the exact density p(x | u): give its environment labels (--aux, or a dataset directory with u.npy)",
+                    self.kind.name()
+                ))),
+            },
+            Fitted::Vae(_) => Err(Error::usage(format!(
+                "{} with the MLP generator has no closed-form log-density (it is trained on the ELBO, a lower bound); use a flow, fa, or the flow generator (--generator flow) for exact log-densities",
                 self.kind.name()
             ))),
         }

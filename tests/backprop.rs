@@ -112,8 +112,8 @@ fn check_elbo(vae: &Vae, x: &Matrix, onehot: &Matrix, what: &str) {
     }
 }
 
-fn random_flow(triangular: bool, transform: TransformKind, seed: u64) -> Flow {
-    let config = FlowConfig { dim: 3, layers: 3, hidden: 12, hidden_layers: 2, transform, triangular };
+fn random_flow(triangular: bool, linear: bool, transform: TransformKind, seed: u64) -> Flow {
+    let config = FlowConfig { dim: 3, layers: 3, hidden: 12, hidden_layers: 2, transform, triangular, linear };
     let standardize = Standardize { mean: vec![0.3, -0.2, 1.0], sd: vec![1.5, 0.7, 2.0] };
     let mut flow = Flow::new(config, standardize, &mut stream(seed, 0));
     // Non-zero output layers (they start at zero: the identity), masks kept.
@@ -134,12 +134,12 @@ fn flow_gradients_match_autodiff_for_both_orderings_and_transforms() {
     // gradients pass straight through and never reach a parameter).
     let mut x = standard_normal(n, 3, &mut stream(4, 2));
     x.data.iter_mut().for_each(|v| *v *= 3.0);
-    for triangular in [true, false] {
+    for (triangular, linear) in [(true, false), (false, false), (false, true)] {
         for transform in [TransformKind::Affine, TransformKind::Spline { bins: 5, tail_bound: 1.5 }] {
-            let flow = random_flow(triangular, transform, 6);
+            let flow = random_flow(triangular, linear, transform, 6);
             let obj = FlowNll { flow: &flow, x: &x };
             let rows: Vec<usize> = (0..n).collect();
-            compare(&obj, &HostParams::from_tensors(&flow.params.values), &rows, &format!("triangular={triangular} {transform:?}"));
+            compare(&obj, &HostParams::from_tensors(&flow.params.values), &rows, &format!("triangular={triangular} linear={linear} {transform:?}"));
         }
     }
 }
@@ -170,8 +170,8 @@ fn flow_generator_gradient_matches_autodiff() {
     let mut y = standard_normal(n, 3, &mut stream(8, 2));
     y.data.iter_mut().for_each(|v| *v *= 2.0);
     let env: Vec<usize> = (0..n).map(|i| (i / 2) % 4).collect(); // every environment among the even rows
-    for (learn_means, fixed) in [(true, vec![false, true, false, false]), (false, vec![false; 4])] {
-        let flow = random_flow(false, TransformKind::Spline { bins: 5, tail_bound: 2.0 }, 9);
+    for (learn_means, fixed, linear) in [(true, vec![false, true, false, false], true), (false, vec![false; 4], false)] {
+        let flow = random_flow(false, linear, TransformKind::Spline { bins: 5, tail_bound: 2.0 }, 9);
         let obj = EnvFlowNll { flow: &flow, y: &y, env: &env, n_envs: 4, fixed: &fixed, learn_means };
         let mut params = flow.params.values.clone();
         params.push(tensor::from_matrix(&standard_normal(4, 3, &mut stream(8, 3)), DType::F32));

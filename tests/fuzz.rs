@@ -356,7 +356,8 @@ fn exercise(m: &Model) {
         _ => strongid::io::Aux::Labels(vec![0; 3]),
     });
     let _ = m.encode(&x, u.as_ref(), Path::new("u"), None);
-    let _ = m.log_prob(&x);
+    let labels = strongid::io::Aux::Labels(vec![m.fitted.envs().first().copied().unwrap_or(0); 3]);
+    let _ = m.log_prob(&x, u.as_ref().or(Some(&labels)), Path::new("u"));
     let _ = m.sample(3, 0, None);
 }
 

@@ -22,7 +22,7 @@ fn linear_part(x: &Matrix, z: &Matrix) -> Matrix {
 fn affine_tmi_flow_recovers_the_exact_gaussian_kr_map() {
     for dim in 3..=5 {
         let sim = simulate::gaussian::simulate(dim, 20_000, dim as u64).unwrap();
-        let config = FlowConfig { dim, layers: 1, hidden: 32, hidden_layers: 2, transform: TransformKind::Affine, triangular: true };
+        let config = FlowConfig { dim, layers: 1, hidden: 32, hidden_layers: 2, transform: TransformKind::Affine, triangular: true, linear: false };
         let train = TrainConfig { epochs: 80, batch: 256, lr: 1e-3, seed: 1, ..TrainConfig::default() };
         let (flow, rep) = fit(config, &sim.dataset.x, &train, false).unwrap();
         eprintln!("d = {dim}: {} epochs, best at {}", rep.epochs_run, rep.best_epoch);
@@ -34,7 +34,7 @@ fn affine_tmi_flow_recovers_the_exact_gaussian_kr_map() {
 }
 
 fn spline_config(triangular: bool) -> FlowConfig {
-    FlowConfig { dim: 4, layers: 3, hidden: 64, hidden_layers: 2, transform: TransformKind::Spline { bins: 8, tail_bound: 4.0 }, triangular }
+    FlowConfig { dim: 4, layers: 3, hidden: 64, hidden_layers: 2, transform: TransformKind::Spline { bins: 8, tail_bound: 4.0 }, triangular, linear: false }
 }
 
 #[test]

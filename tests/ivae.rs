@@ -406,6 +406,24 @@ fn the_flow_generator_recovers_z_and_encodes_without_u() {
         let mean = z.col(j).iter().sum::<f64>() / 500.0;
         assert!((mean - prior.mean[j]).abs() < 4.0 * (prior.var[j] / 500.0).sqrt(), "coordinate {j}: sample code mean {mean} vs prior {}", prior.mean[j]);
     }
+    // The exact log p(x | u) = log N(z; prior of u) + log|det ∂z/∂x| (finite differences).
+    let Some(strongid::io::Aux::Labels(labels)) = ds.u.clone() else { panic!("labels") };
+    let lp = m.log_prob(&ds.x, ds.u.as_ref(), Path::new("u")).unwrap();
+    let priors = m.fitted.env_priors();
+    for i in [0, 1234, 4799] {
+        let h = 1e-3;
+        let at = |j: usize, s: f64| Matrix::from_fn(1, 3, |_, k| ds.x.get(i, k) + if k == j { s * h } else { 0.0 });
+        let jac = Matrix::from_fn(3, 3, |r, c| (m.encode(&at(c, 1.0), None, Path::new("u"), None).unwrap().get(0, r) - m.encode(&at(c, -1.0), None, Path::new("u"), None).unwrap().get(0, r)) / (2.0 * h));
+        let prior = priors.iter().find(|a| a.env == labels[i]).unwrap();
+        let base: f64 = (0..3).map(|j| -0.5 * ((without.get(i, j) - prior.mean[j]).powi(2) / prior.var[j] + (2.0 * std::f64::consts::PI * prior.var[j]).ln())).sum();
+        let expected = base + jac.to_nalgebra().determinant().abs().ln();
+        assert!((lp[i] - expected).abs() < 2e-3 * (1.0 + expected.abs()), "row {i}: log p(x | u) {} vs finite differences {expected}", lp[i]);
+    }
+    let lp_path = dir.join("lp.npy");
+    assert!(strongid(&["logprob", "--model", p(&model), "--data", p(&data), "--out", p(&lp_path)]).status.success());
+    let from_cli = strongid::io::read_matrix(&lp_path).unwrap();
+    assert!(from_cli.data.iter().zip(&lp).all(|(a, b)| (a - b).abs() < 1e-9), "logprob on the command line differs");
+    expect_input_error(&["logprob", "--model", p(&model), "--data", p(&data.join("x.npy")), "--out", p(&lp_path), "--force"], &["p(x | u)", "--aux"]);
     let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
     assert!(inspect.contains("generator     flow"), "{inspect}");
     expect_input_error(&["encode", "--model", p(&model), "--data", p(&data), "--aux", p(&dir.join("nope.npy")), "--out", p(&codes), "--force"], &["nope.npy"]);

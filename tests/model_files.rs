@@ -144,7 +144,7 @@ fn encode_and_logprob_stream_over_long_inputs_in_chunks() {
     assert!(strongid(&["encode", "--model", p(&model), "--data", p(&csv), "--out", p(&z_path)]).status.success());
     assert!(strongid(&["logprob", "--model", p(&model), "--data", p(&csv), "--out", p(&lp_path)]).status.success());
     assert_eq!(strongid::io::read_matrix(&z_path).unwrap(), m.encode(&x, None, Path::new(""), None).unwrap());
-    assert_eq!(strongid::io::read_matrix(&lp_path).unwrap().data, m.log_prob(&x).unwrap());
+    assert_eq!(strongid::io::read_matrix(&lp_path).unwrap().data, m.log_prob(&x, None, Path::new("u")).unwrap());
     // A bad cell beyond the first chunk: named by line and column, nothing written.
     let mut lines: Vec<&str> = text.lines().collect();
     lines[68_001] = "0.5,oops,1";

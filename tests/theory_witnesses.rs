@@ -81,7 +81,7 @@ fn a_permutation_and_scaling_leave_the_linear_ica_likelihood_unchanged() {
 fn a_rotation_of_a_fixed_gaussian_prior_flow_code_keeps_its_likelihood() {
     // For any flow with prior N(0, I), z ↦ R z (det R = 1) gives an equally likely parameter.
     let (ds, _) = strongid::simulate::tmi::simulate(2, 3000, 2).unwrap();
-    let cfg = strongid::flows::FlowConfig { dim: 2, layers: 2, hidden: 16, hidden_layers: 1, transform: strongid::transforms::TransformKind::Affine, triangular: false };
+    let cfg = strongid::flows::FlowConfig { dim: 2, layers: 2, hidden: 16, hidden_layers: 1, transform: strongid::transforms::TransformKind::Affine, triangular: false, linear: false };
     let train = strongid::train::TrainConfig { epochs: 5, ..Default::default() };
     let (flow, _) = strongid::flows::fit::fit(cfg, &ds.x, &train, false).unwrap();
     let z = flow.encode(&ds.x);

@@ -150,10 +150,12 @@ impl PyModel {
         let z = interruptible(py, || self.model.encode(&x, u.as_ref(), Path::new("u"), sample_seed))?;
         Ok(out2(py, z))
     }
-    fn log_prob<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    #[pyo3(signature = (x, u_labels=None))]
+    fn log_prob<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>, u_labels: Option<PyReadonlyArray1<'py, i64>>) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let x = matrix("X", &x)?;
+        let u = aux(u_labels, None)?;
         self.model.check_columns(Path::new("X"), x.cols).map_err(py_err)?;
-        let lp = interruptible(py, || self.model.log_prob(&x))?;
+        let lp = interruptible(py, || self.model.log_prob(&x, u.as_ref(), Path::new("u")))?;
         Ok(lp.into_pyarray(py))
     }
     #[pyo3(signature = (n, seed, env=None))]

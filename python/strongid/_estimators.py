@@ -222,6 +222,16 @@ class _WithU:
             raise ValueError(f"{type(self).__name__}.transform needs u (the encoder is q(z | x, u))")
         return as_aux(u, n)
 
+    def log_prob(self, X, u):
+        """Exact log p(x | u) of each row, in nats: log N(g⁻¹(x); μ_u, diag σ²_u) + log|det ∂g⁻¹/∂x|.
+        The flow generator only (``model_.needs_u`` is False for it); the MLP generator's ELBO
+        only bounds it, and this raises. ``u``: the rows' environment labels."""
+        X = self._check_X(X)
+        labels, real = as_aux(u, X.shape[0])
+        if labels is None:
+            raise ValueError(f"{type(self).__name__}.log_prob needs u: the rows' environment labels (n,)")
+        return self.model_.log_prob(X, labels)
+
     def _set_fitted(self, model):
         super()._set_fitted(model)
         self.envs_ = np.asarray(model.envs, dtype=np.int64)
@@ -239,7 +249,7 @@ class IVAE(_WithU, _Estimator):
     network λ(u) for a real-valued u); identifiable up to affine maps of T(z) (Prop. 4.3).
     ``generator``: "auto" (a flow fitted by exact likelihood on square data with environment
     labels, unless an option of the MLP generator is changed), "mlp" or "flow"; ``layers``: the
-    flow generator's steps (5). ``hidden``, ``epochs``, ``lr``, ``bins``, ``schedule``: None takes the
+    flow generator's steps (None: one per latent dimension, 5 to 10, each after an LU linear layer). ``hidden``, ``epochs``, ``lr``, ``bins``, ``schedule``: None takes the
     generator's defaults (flow: 32, 40, 1e-2, 6, "cosine"; MLP: 64, 100, 3e-3, -, "plateau")."""
 
     _kind = "ivae"

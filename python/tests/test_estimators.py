@@ -177,8 +177,18 @@ def test_the_flow_generator_is_the_default_on_square_data_and_encodes_without_u(
     z = est.transform(d.X)
     assert z.tobytes() == est.transform(d.X, d.u).tobytes()
     assert strongid.metrics.strong_mcc(d.z, z) > 0.9
+    # The exact log p(x | u), the same numbers as the model's (in Rust) and finite: samples of the
+    # model itself score higher on average than the data shifted off it.
+    lp = est.log_prob(d.X, d.u)
+    assert lp.shape == (d.X.shape[0],) and np.all(np.isfinite(lp))
+    assert lp.tobytes() == est.model_.log_prob(d.X, d.u).tobytes()
+    assert lp.mean() > est.log_prob(d.X + 0.5 * d.X.std(axis=0), d.u).mean() + 0.5
+    with pytest.raises(ValueError, match="environment labels"):
+        est.log_prob(d.X, None)
     mlp = strongid.FrozenIVAE(anchors=d.priors, generator="mlp", epochs=2, restarts=1).fit(d.X, d.u)
     with pytest.raises(ValueError, match="needs u"):
         mlp.transform(d.X)
+    with pytest.raises(ValueError, match="no closed-form log-density"):
+        mlp.log_prob(d.X, d.u)
     with pytest.raises(ValueError, match="option of the MLP generator"):
         strongid.IVAE(generator="flow", posterior="diagonal").fit(d.X, d.u)

@@ -7,6 +7,8 @@ use crate::nn::cpu::MlpTape;
 use crate::transforms::{LANES, Lanes, TransformKind};
 
 struct StepTape {
+    /// The linear layer's input (empty without one); `input` is then its output.
+    linear_input: Vec<f32>,
     input: Vec<f32>,
     /// The transform's parameters: parameter q of coordinate j of row i at `(j · P + q) · n + i`
     /// (`transposed_in_training`), else at `(i · d + j) · P + q`.
@@ -28,7 +30,7 @@ impl Flow {
     /// z = T(x) and log|det ∂T/∂x| per row, keeping what the backward pass needs when `tape`.
     fn forward_cpu_inner(&self, p: &[Vec<f32>], x: &[f32], n: usize, want_log_det: bool, mut tape: Option<&mut Vec<StepTape>>) -> (Vec<f32>, Vec<f64>) {
         let (d, tl) = (self.config.dim, self.config.transform.tape_len());
-        let k = self.made.n_tensors();
+        let (k, km) = (self.step_tensors(), self.made.n_tensors());
         let mut h = self.standardized(x);
         // The transform's tape, only when there is a backward pass.
         let cache_len = if tape.is_some() { n.div_ceil(LANES) * d * tl } else { 0 };
@@ -37,7 +39,16 @@ impl Flow {
         for l in 0..self.config.layers {
             let mut y = vec![0.0f32; n * d];
             let transform = self.config.transform;
-            let p_l = &p[l * k..(l + 1) * k];
+            let p_l = &p[l * k..l * k + km];
+            let linear_input = if self.config.linear {
+                let m = &p[l * k + km];
+                let y = super::linear::forward(&super::linear::weight(m, d), &p[l * k + km + 1], &h, d);
+                let ld = super::linear::log_det(m, d);
+                log_det.iter_mut().for_each(|v| *v += ld);
+                std::mem::replace(&mut h, y)
+            } else {
+                Vec::new()
+            };
             // The transform runs 16 rows at a time through the lane kernel, on parameters the
             // GEMM writes transposed (one row per parameter, contiguous over the n inputs: each
             // lane array is one load, and the spline's backward pass's gradient one store). The
@@ -59,7 +70,7 @@ impl Flow {
             }
             if let Some(t) = tape.as_deref_mut() {
                 let cache = std::mem::replace(&mut cache, vec![[0.0f32; LANES]; cache_len]);
-                t.push(StepTape { input: std::mem::replace(&mut h, y), theta, cache, made: made_tape });
+                t.push(StepTape { linear_input, input: std::mem::replace(&mut h, y), theta, cache, made: made_tape });
             } else {
                 h = y;
             }
@@ -99,7 +110,7 @@ impl Flow {
     /// flow's own, which this function leaves at zero).
     pub fn nll_grad_with_base(&self, p: &HostParams, x: &[f32], n: usize, base: impl FnOnce(&[f32], &mut [Vec<f32>]) -> (f64, Vec<f32>)) -> (f64, Vec<Vec<f32>>) {
         let (d, per) = (self.config.dim, self.config.transform.n_params());
-        let k = self.made.n_tensors();
+        let (k, km) = (self.step_tensors(), self.made.n_tensors());
         let mut tapes = Vec::with_capacity(self.config.layers);
         let (z, log_det) = self.forward_cpu_inner(&p.values, x, n, true, Some(&mut tapes));
         let mut grads = p.zeros_like();
@@ -117,18 +128,25 @@ impl Flow {
             let mut g_in = vec![0.0f32; n * d];
             let transform = self.config.transform;
             backward_elems(transform, &t, d, &g, -inv_n, &mut g_in, &mut g_theta);
-            let (p_l, g_l) = (&p.values[l * k..(l + 1) * k], &mut grads[l * k..(l + 1) * k]);
+            let (p_l, g_l) = (&p.values[l * k..l * k + km], &mut grads[l * k..l * k + km]);
+            // The input's gradient is needed below step 0, and at step 0 by its linear layer.
+            let need_input = l > 0 || self.config.linear;
             let via_made = if transposed_in_training(transform) {
-                self.made.mlp().backward_cpu_transposed(p_l, t.made, g_theta, g_l, l > 0)
+                self.made.mlp().backward_cpu_transposed(p_l, t.made, g_theta, g_l, need_input)
             } else {
-                self.made.mlp().backward_cpu(p_l, t.made, g_theta, g_l, l > 0)
+                self.made.mlp().backward_cpu(p_l, t.made, g_theta, g_l, need_input)
             };
             if let Some(extra) = via_made {
                 for (a, b) in g_in.iter_mut().zip(extra) {
                     *a += b;
                 }
             }
-            g = g_in;
+            g = if self.config.linear {
+                let (g_m, rest) = grads[l * k + km..].split_at_mut(1);
+                super::linear::backward(&p.values[l * k + km], &t.linear_input, &g_in, d, -inv_n, &mut g_m[0], &mut rest[0])
+            } else {
+                g_in
+            };
         }
         (nll, grads)
     }

@@ -5,6 +5,7 @@
 //! coordinates reversed between steps: no longer triangular, only weakly identifiable.
 mod backprop;
 pub mod fit;
+pub mod linear;
 
 use crate::matrix::Matrix;
 pub use crate::standardize::Standardize;
@@ -26,6 +27,10 @@ pub struct FlowConfig {
     pub transform: TransformKind,
     /// true: one fixed ordering (TMI, `tmi-flow`); false: reverse between steps (`flow`).
     pub triangular: bool,
+    /// An LU-parametrised invertible linear map before every step (`linear`; not triangular,
+    /// so never with `triangular`). Files written before it existed read as false.
+    #[serde(default)]
+    pub linear: bool,
 }
 
 impl FlowConfig {
@@ -42,7 +47,11 @@ impl FlowConfig {
         if sizes.iter().any(|&s| s == 0 || s as u128 > stored) {
             return Err(format!("sizes (dim, layers, hidden, hidden layers) {sizes:?} out of range for {stored} stored values"));
         }
-        let n = self.layers as u128 * crate::nn::Mlp::count(self.dim, self.hidden, self.hidden_layers, self.dim * self.transform.n_params());
+        if self.linear && self.triangular {
+            return Err("a triangular flow has no linear layers".into());
+        }
+        let per_step = crate::nn::Mlp::count(self.dim, self.hidden, self.hidden_layers, self.dim * self.transform.n_params()) + if self.linear { (self.dim * (self.dim + 1)) as u128 } else { 0 };
+        let n = self.layers as u128 * per_step;
         if n != stored {
             return Err(format!("the architecture has {n} parameters but the file stores {stored}"));
         }
@@ -68,6 +77,10 @@ impl Flow {
         let mut params = ParamSet::new();
         for l in 0..config.layers {
             made.init_params(&mut params, &format!("step{l}.made"), rng);
+            if config.linear {
+                params.push(format!("step{l}.lu"), &Matrix::zeros(config.dim, config.dim));
+                params.push(format!("step{l}.shift"), &Matrix::zeros(1, config.dim));
+            }
         }
         Flow { config, standardize, params, made }
     }
@@ -78,9 +91,20 @@ impl Flow {
         Flow { config, standardize, params, made }
     }
 
+    /// Tensors per step: the conditioner's, then the linear layer's M and b (`linear`).
+    fn step_tensors(&self) -> usize {
+        self.made.n_tensors() + if self.config.linear { 2 } else { 0 }
+    }
+
     fn step_params<'a>(&self, p: &'a [Tensor<2>], l: usize) -> &'a [Tensor<2>] {
-        let k = self.made.n_tensors();
-        &p[l * k..(l + 1) * k]
+        let k = self.step_tensors();
+        &p[l * k..l * k + self.made.n_tensors()]
+    }
+
+    /// Step l's linear layer (M, b), if the flow has them.
+    fn linear_params<'a>(&self, p: &'a [Tensor<2>], l: usize) -> Option<(&'a Tensor<2>, &'a Tensor<2>)> {
+        let (k, km) = (self.step_tensors(), self.made.n_tensors());
+        self.config.linear.then(|| (&p[l * k + km], &p[l * k + km + 1]))
     }
 
     fn reverses_after(&self, l: usize) -> bool {
@@ -95,6 +119,10 @@ impl Flow {
         let mut h = x.sub(mean).div(sd);
         let mut log_det = tensor::full_like(&h, [n, 1], self.standardize.log_det());
         for l in 0..self.config.layers {
+            if let Some((m, b)) = self.linear_params(p, l) {
+                h = h.matmul(linear::weight_tensor(m.clone()).transpose()).add(b.clone());
+                log_det = log_det.add(linear::log_det_tensor(m.clone()));
+            }
             let theta = self.made.forward(self.step_params(p, l), h.clone());
             let (y, ld) = self.config.transform.forward(h, theta);
             log_det = log_det.add(ld.sum_dim(1));
@@ -122,7 +150,10 @@ impl Flow {
                 let theta = self.made.forward(self.step_params(p, l), x);
                 x = self.config.transform.inverse(h.clone(), theta);
             }
-            h = x;
+            h = match self.linear_params(p, l) {
+                Some((m, b)) => linear::inverse_tensor(m.clone(), b.clone(), x),
+                None => x,
+            };
         }
         let (mean, sd) = self.standardize.tensors(&h);
         h.mul(sd).add(mean)
@@ -181,6 +212,17 @@ impl Flow {
             return self.cpu_chunks(x, 1, |p, xs, n| self.log_prob_cpu(p, xs, n)).data;
         }
         self.map_chunks(x, 1, |t| tensor::to_vec(self.log_prob_with(&self.params.values, t))).data
+    }
+
+    /// The code z = T(x) with log|det ∂T/∂x| per row (f32 models, hand-written pass).
+    pub fn encode_with_log_det(&self, x: &Matrix) -> (Matrix, Vec<f64>) {
+        let d = self.config.dim;
+        let both = self.cpu_chunks(x, d + 1, |p, xs, n| {
+            let (z, ld) = self.forward_cpu(p, xs, n);
+            (0..n).flat_map(|i| z[i * d..(i + 1) * d].iter().map(|&v| f64::from(v)).chain([ld[i]]).collect::<Vec<_>>()).collect()
+        });
+        let z = Matrix::from_fn(x.rows, d, |i, j| both.get(i, j));
+        (z, (0..x.rows).map(|i| both.get(i, d)).collect())
     }
 
     pub fn generate(&self, z: &Matrix) -> Matrix {

@@ -11,7 +11,10 @@ fn configs() -> Vec<FlowConfig> {
     let mut out = Vec::new();
     for transform in [TransformKind::Affine, TransformKind::Spline { bins: 6, tail_bound: 3.0 }] {
         for triangular in [true, false] {
-            out.push(FlowConfig { dim: DIM, layers: 3, hidden: 16, hidden_layers: 2, transform, triangular });
+            out.push(FlowConfig { dim: DIM, layers: 3, hidden: 16, hidden_layers: 2, transform, triangular, linear: false });
+            if !triangular {
+                out.push(FlowConfig { dim: DIM, layers: 3, hidden: 16, hidden_layers: 2, transform, triangular, linear: true });
+            }
         }
     }
     out
