@@ -469,6 +469,32 @@ fn stream_rows(m: &Model, path: &Path) -> Result<usize> {
     io::count_rows(path)
 }
 
+/// The observations and u a streaming command (`encode`, `logprob`) reads: x and its row count,
+/// and u from `--aux`, else from a dataset directory's u.npy when `wants_labels`.
+struct Rows {
+    x_path: PathBuf,
+    u_path: PathBuf,
+    u: Option<io::Aux>,
+    rows: usize,
+}
+
+fn rows_and_u(m: &Model, data: &Path, aux: Option<PathBuf>, kind: io::AuxKind, wants_labels: bool) -> Result<Rows> {
+    let (x_path, u_path) = if data.is_dir() { (data.join("x.npy"), data.join("u.npy")) } else { (data.to_path_buf(), PathBuf::from("--aux")) };
+    let (u_path, u) = match aux {
+        Some(p) => (p.clone(), Some(io::read_aux(&p, kind)?)),
+        None if wants_labels && u_path.exists() => (u_path.clone(), Some(io::read_aux(&u_path, kind)?)),
+        None => (u_path, None),
+    };
+    let rows = stream_rows(m, &x_path)?;
+    if let Some(u) = &u {
+        if u.rows() != rows {
+            return Err(Error::input(&u_path, format!("has {} rows of u but {} has {rows} rows", u.rows(), x_path.display())));
+        }
+        m.check_aux(u, &u_path)?;
+    }
+    Ok(Rows { x_path, u_path, u, rows })
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate(cmd) => simulate_cmd(cmd)?,
@@ -487,20 +513,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Encode { model, data, aux, aux_kind, sample, seed, out, force } => {
             check_npy_out(&out, force)?;
             let m = Model::load(&model)?;
-            let (x_path, u_path) = if data.is_dir() { (data.join("x.npy"), data.join("u.npy")) } else { (data.clone(), PathBuf::from("--aux")) };
             let kind = aux_kind.unwrap_or_else(|| m.aux_kind());
-            let (u_path, u) = match aux {
-                Some(p) => (p.clone(), Some(io::read_aux(&p, kind)?)),
-                None if m.needs_labels() && u_path.exists() => (u_path.clone(), Some(io::read_aux(&u_path, kind)?)),
-                None => (u_path, None),
-            };
-            let rows = stream_rows(&m, &x_path)?;
-            if let Some(u) = &u {
-                if u.rows() != rows {
-                    return Err(Error::input(&u_path, format!("has {} rows of u but {} has {rows} rows", u.rows(), x_path.display())));
-                }
-                m.check_aux(u, &u_path)?;
-            }
+            let Rows { x_path, u_path, u, rows } = rows_and_u(&m, &data, aux, kind, m.needs_labels())?;
             let mut rng = sample.then(|| crate::train::stream(seed, 31));
             io::write_output(&out, force, |staging| {
                 io::write_npy_rows(staging, rows, m.latent_dim(), |emit| {
@@ -535,18 +549,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logprob { model, data, aux, out, force } => {
             check_npy_out(&out, force)?;
             let m = Model::load(&model)?;
-            let (x_path, u_path) = if data.is_dir() { (data.join("x.npy"), data.join("u.npy")) } else { (data.clone(), PathBuf::from("--aux")) };
-            let (u_path, u) = match aux {
-                Some(p) => (p.clone(), Some(io::read_aux(&p, m.aux_kind())?)),
-                None if matches!(m.fitted, Fitted::FlowIvae(_)) && u_path.exists() => (u_path.clone(), Some(io::read_aux(&u_path, m.aux_kind())?)),
-                None => (u_path, None),
-            };
-            let rows = stream_rows(&m, &x_path)?;
-            if let Some(u) = &u {
-                if u.rows() != rows {
-                    return Err(Error::input(&u_path, format!("has {} rows of u but {} has {rows} rows", u.rows(), x_path.display())));
-                }
-            }
+            // The flow generator's density p(x | u) needs the labels its encoder does not.
+            let wants_labels = m.needs_labels() || matches!(m.fitted, Fitted::FlowIvae(_));
+            let Rows { x_path, u_path, u, rows } = rows_and_u(&m, &data, aux, m.aux_kind(), wants_labels)?;
             let mut total = 0.0;
             io::write_output(&out, force, |staging| {
                 io::write_npy_rows(staging, rows, 1, |emit| {
