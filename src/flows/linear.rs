@@ -106,3 +106,30 @@ pub fn inverse_tensor(m: Tensor<2>, b: Tensor<2>, y: Tensor<2>) -> Tensor<2> {
     let inv_t = tensor::from_matrix(&Matrix::from_nalgebra(&inv.transpose()), m.dtype());
     y.sub(b).matmul(inv_t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// W = LU with det W = e^{Σ s}, the identity at zero, and `inverse_tensor` undoes `forward`.
+    #[test]
+    fn lu_weight_determinant_and_inverse() {
+        let d = 4;
+        let m: Vec<f32> = (0..d * d).map(|k| ((k as f32) * 0.7).sin() * 0.6).collect();
+        let w = weight(&m, d);
+        let det = nalgebra::DMatrix::from_fn(d, d, |i, j| f64::from(w[i * d + j])).determinant();
+        assert!((det.ln() - log_det(&m, d)).abs() < 1e-5, "log det {} vs {}", det.ln(), log_det(&m, d));
+        assert_eq!(weight(&vec![0.0; d * d], d), (0..d * d).map(|k| f32::from(u8::from(k % (d + 1) == 0))).collect::<Vec<_>>());
+        let b = [0.3f32, -1.0, 0.5, 2.0];
+        let h: Vec<f32> = (0..3 * d).map(|k| (k as f32 * 1.3).cos()).collect();
+        let y = forward(&w, &b, &h, d);
+        let dt = crate::tensor::DType::F64;
+        let back = inverse_tensor(
+            tensor::from_f64(&m.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), [d, d], dt),
+            tensor::from_f64(&b.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), [1, d], dt),
+            tensor::from_f64(&y.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), [3, d], dt),
+        );
+        let err = tensor::to_vec(back).iter().zip(&h).map(|(a, b)| (a - f64::from(*b)).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-5, "inverse error {err}");
+    }
+}
