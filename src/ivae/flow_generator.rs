@@ -274,12 +274,17 @@ impl FlowIvae {
         self.config.code_scale.invert(&z)
     }
 
+    /// The prior tables (E × d means, E × d log-variances) in the flow's units.
+    fn prior_tables(&self) -> (Matrix, Matrix) {
+        (tensor::to_matrix(self.prior.values[0].clone()), tensor::to_matrix(self.prior.values[1].clone()))
+    }
+
     /// Exact log p(x | u) per row in the data's units (`env`: prior table rows, `env_indices`):
     ///   log N(T(y); μ_u, diag σ²_u) + log|det ∂T/∂y| + log|det ∂y/∂x_std| − Σ_j log sd_j.
     pub fn log_prob(&self, x: &Matrix, env: &[usize]) -> Vec<f64> {
         let d = self.config.dim;
         let (z, log_det) = self.flow.encode_with_log_det(&self.config.to_flow_input(x));
-        let (mean, logvar) = (tensor::to_matrix(self.prior.values[0].clone()), tensor::to_matrix(self.prior.values[1].clone()));
+        let (mean, logvar) = self.prior_tables();
         let constant = self.config.log_det_input() - self.config.standardize.sd.iter().map(|s| s.ln()).sum::<f64>();
         (0..x.rows)
             .map(|i| {
@@ -296,7 +301,7 @@ impl FlowIvae {
     /// Every environment's prior in the code's units (z = s ⊙ T(y) + c: mean s m + c, variance
     /// s² e^{log v}); anchors come back at their frozen values.
     pub fn env_priors(&self) -> Vec<EnvPrior> {
-        let (mean, logvar) = (tensor::to_matrix(self.prior.values[0].clone()), tensor::to_matrix(self.prior.values[1].clone()));
+        let (mean, logvar) = self.prior_tables();
         let s = &self.config.code_scale;
         let d = self.config.dim;
         let prior = |e: usize, &env: &i64| EnvPrior {
@@ -310,7 +315,7 @@ impl FlowIvae {
     /// One draw of x per environment index: z ~ p(z | u), x = g(z).
     pub fn sample(&self, env: &[usize], seed: u64) -> Matrix {
         let d = self.config.dim;
-        let (mean, logvar) = (tensor::to_matrix(self.prior.values[0].clone()), tensor::to_matrix(self.prior.values[1].clone()));
+        let (mean, logvar) = self.prior_tables();
         let eps = crate::simulate::standard_normal(env.len(), d, &mut train::stream(seed, 30));
         let z = Matrix::from_fn(env.len(), d, |i, j| mean.get(env[i], j) + (0.5 * logvar.get(env[i], j)).exp() * eps.get(i, j));
         self.config.from_flow_input(&self.flow.generate(&z))

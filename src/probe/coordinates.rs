@@ -33,13 +33,7 @@ pub struct CoordinateAgreement {
 impl CoordinateAgreement {
     /// The agreement at one level (smooth for "not identifiable").
     pub fn at(&self, level: Class) -> f64 {
-        match level {
-            Class::StronglyIdentifiable => self.identity,
-            Class::UpToPermutationAndSign => self.permutation_sign,
-            Class::UpToComponentwiseMaps => self.componentwise,
-            Class::UpToAffine => self.affine,
-            Class::NotIdentifiable => self.smooth,
-        }
+        level.score_of([self.identity, self.permutation_sign, self.componentwise, self.affine, self.smooth])
     }
 }
 

@@ -33,6 +33,18 @@ pub enum Class {
 }
 
 impl Class {
+    /// This level's entry of agreement scores given in class order (identity, permutation and
+    /// sign, component-wise, affine, smooth): one mapping for every struct that holds them.
+    pub fn score_of(self, [identity, permutation_sign, componentwise, affine, smooth]: [f64; 5]) -> f64 {
+        match self {
+            Class::StronglyIdentifiable => identity,
+            Class::UpToPermutationAndSign => permutation_sign,
+            Class::UpToComponentwiseMaps => componentwise,
+            Class::UpToAffine => affine,
+            Class::NotIdentifiable => smooth,
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Class::StronglyIdentifiable => "strongly identifiable",
@@ -94,13 +106,7 @@ pub struct PairAgreement {
 impl PairAgreement {
     /// The agreement at one level (smooth for "not identifiable": any function of the code).
     pub fn at(&self, level: Class) -> f64 {
-        match level {
-            Class::StronglyIdentifiable => self.identity,
-            Class::UpToPermutationAndSign => self.permutation_sign,
-            Class::UpToComponentwiseMaps => self.componentwise,
-            Class::UpToAffine => self.affine,
-            Class::NotIdentifiable => self.smooth,
-        }
+        level.score_of([self.identity, self.permutation_sign, self.componentwise, self.affine, self.smooth])
     }
 }
 
