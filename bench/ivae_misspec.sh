@@ -41,7 +41,7 @@ one() { # case label data fit-args...
   local gen; gen=$(if grep -q '^auto .*principal components' <<<"$info"; then echo lift; elif grep -q '^auto          mlp with learned' <<<"$info"; then echo noisy-refit; elif grep -q '^generator     flow' <<<"$info"; then echo flow; else echo mlp; fi)
   python3 -c 'import json,sys,re; c=sys.argv[5]; ks=re.search(r"distance of ([0-9.]+)", c); ag=re.search(r"agree ([-0-9.]+)", c); det=re.search(r"correlation of ([-0-9.]+) with z", c)
 print(json.dumps({"case":sys.argv[1],"data":sys.argv[2],"fit_seconds":float(sys.argv[3]),"scores":json.loads(sys.argv[4]),"generator":sys.argv[6],
-  "agreement":float(ag.group(1)) if ag else None,"ks":float(ks.group(1)) if ks else None,"determination":float(det.group(1)) if det else None,"certified":c.endswith(")") and ": certified" in c,"certificate":c}))' \
+  "agreement":float(ag.group(1)) if ag else None,"ks":float(ks.group(1)) if ks else None,"determination":float(det.group(1)) if det else None,"certified":": certified (" in c,"certificate":c}))' \
     "$case" "$label" "$secs" "$scores" "$cert" "$gen" | tee -a "$OUT.tmp"
 }
 for s in $SEEDS; do

@@ -96,7 +96,12 @@ impl Certificate {
         } else {
             // A noisy model's certificate also says how precisely x determines the code.
             let determined = self.determination.as_ref().map_or(String::new(), |d| format!("; {}", d.message()));
-            format!("{head}{determined}: certified (≥ {})", self.threshold)
+            // Certified as a noiseless model only: learned priors hide observation noise.
+            let unseen = match &self.prior_fit {
+                Some(p) if p.priors_learned => format!(" as a noiseless model, {}", crate::misspecification::PriorFit::NOISE_UNSEEN),
+                _ => String::new(),
+            };
+            format!("{head}{determined}: certified (≥ {}){unseen}", self.threshold)
         }
     }
 }
@@ -216,5 +221,19 @@ mod tests {
         assert!(c(Class::UpToPermutationAndSign, 1.0).message().contains(": certified"));
         let weak = Certificate { anchor_stability: Some([12, 20]), agrees: false, ..c(Class::StronglyIdentifiable, 0.99) };
         assert!(weak.message().contains("only 12 of 20") && weak.message().ends_with("NOT certified"));
+        // A passing goodness-of-fit check certifies a noiseless model only when priors are learned.
+        let pass = |priors_learned| crate::misspecification::PriorFit {
+            rows: 4000,
+            ks: vec![0.01, 0.02],
+            variance: vec![1.0, 1.0],
+            excess_kurtosis: vec![0.0, 0.0],
+            threshold: 0.035,
+            misspecified: false,
+            priors_learned,
+        };
+        let learned = Certificate { prior_fit: Some(pass(true)), ..c(Class::UpToAffine, 0.99) }.message();
+        assert!(learned.contains("certified (≥ 0.95) as a noiseless model") && learned.contains("cannot rule noise out"), "{learned}");
+        let anchored = Certificate { prior_fit: Some(pass(false)), ..c(Class::StronglyIdentifiable, 0.99) }.message();
+        assert!(anchored.ends_with("certified (≥ 0.95)"), "{anchored}");
     }
 }

@@ -459,6 +459,27 @@ fn generator_options_that_cannot_apply_are_refused() {
     }
 }
 
+/// Learned priors widen to absorb observation noise, so the goodness-of-fit check cannot rule
+/// noise out for `ivae` (measured: bench/ivae_misspec.sh noise-variance). A certified fit with
+/// learned priors is certified as a noiseless model and says why; `inspect` repeats it.
+#[test]
+fn learned_priors_certify_only_a_noiseless_model() {
+    let dir = scratch("learned_priors_certificate");
+    let data = dir.join("data");
+    let sim = ["simulate", "ivae", "--modulation", "variance", "--latent-dim", "3", "--obs-dim", "3", "--segments", "12", "--per-segment", "400", "--seed", "9", "--out", p(&data)];
+    assert!(strongid(&sim).status.success());
+    let model = dir.join("m.safetensors");
+    let out = strongid(&["fit", "ivae", "--modulation", "variance", "--data", p(&data), "--epochs", "60", "--out", p(&model), "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("certified (≥ 0.95) as a noiseless model") && text.contains("cannot rule noise out"), "{text}");
+    assert!(text.contains("consistent with the model (≤ 0.035), which with learned priors does not rule out observation noise"), "{text}");
+    let c = strongid::models::Model::load(&model).unwrap().certificate.unwrap();
+    assert!(c.agrees && c.prior_fit.as_ref().is_some_and(|p| p.priors_learned && !p.misspecified), "{c:?}");
+    let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
+    assert!(inspect.contains("as a noiseless model"), "{inspect}");
+}
+
 /// Issue #21: observation noise makes the noiseless flow generator misspecified; its restarts
 /// still agree (both invert the noise the same way), so agreement alone would certify a wrong
 /// code. The goodness-of-fit check (codes within environments against the frozen priors) says
