@@ -72,7 +72,7 @@ impl Certificate {
             _ => String::new(),
         };
         let misfit = match &self.prior_fit {
-            Some(p) if p.misspecified => format!("; but {}", p.message()),
+            Some(p) if !p.fits() => format!("; but {}", p.message()),
             _ => String::new(),
         };
         let vague = match &self.determination {
@@ -167,7 +167,7 @@ pub fn fit_restarts(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<
         Some(Aux::Labels(u)) => crate::misspecification::of_model(best, &ds.x, u)?,
         _ => None,
     };
-    let fits = prior_fit.as_ref().is_none_or(|p| !p.misspecified);
+    let fits = prior_fit.as_ref().is_none_or(|p| p.fits());
     let determination = match u {
         Some(u) => crate::determination::of_model(best, u, u_path, best_seed)?,
         None => None,
@@ -230,6 +230,9 @@ mod tests {
             threshold: 0.035,
             misspecified: false,
             priors_learned,
+            dependence_pair: [0, 1],
+            dependence: 0.02,
+            dependence_threshold: 0.12,
         };
         let learned = Certificate { prior_fit: Some(pass(true)), ..c(Class::UpToAffine, 0.99) }.message();
         assert!(learned.contains("certified (≥ 0.95) as a noiseless model") && learned.contains("cannot rule noise out"), "{learned}");

@@ -696,7 +696,7 @@ fn fit(args: &FitArgs) -> Result<()> {
         }
     }
     if let Some(c) = &model.certificate {
-        if let Some(p) = c.prior_fit.as_ref().filter(|p| !p.misspecified) {
+        if let Some(p) = c.prior_fit.as_ref().filter(|p| p.fits()) {
             crate::outln!("model fit: {}", p.message());
         }
         if c.agrees {
