@@ -456,6 +456,9 @@ fn generator_options_that_cannot_apply_are_refused() {
         let said = String::from_utf8_lossy(&o.stdout).to_string();
         assert_eq!(matches!(m.auto_refit, Some(strongid::noisy_refit::AutoRefit::Lift(_))), lifted, "{extra:?}: {said}");
         assert_eq!(said.contains("leading principal components"), lifted, "{said}");
+        // The lift's noisy MLP generator is wider than the MLP generator's default (measured).
+        let strongid::models::Fitted::Vae(v) = &m.fitted else { unreachable!() };
+        assert_eq!(v.config.hidden, if lifted { strongid::noisy_refit::LIFT_HIDDEN } else { 64 }, "{extra:?}");
     }
 }
 
