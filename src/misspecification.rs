@@ -300,10 +300,7 @@ pub fn of_model(model: &crate::models::Model, x: &Matrix, u: &[i64]) -> crate::R
     // posterior is exact: on correctly specified linear-env data (seeds 1-3) its KS distance was
     // 0.021-0.03, so the check would reject right models. It is applied to the flow generator,
     // whose code g⁻¹(x) is exact.
-    if !matches!(model.fitted, Fitted::FlowIvae(_)) {
-        return Ok(None);
-    }
-    let Fitted::FlowIvae(f) = &model.fitted else { unreachable!("checked above") };
+    let Fitted::FlowIvae(f) = &model.fitted else { return Ok(None) };
     let priors_learned = f.config.variant != crate::ivae::Variant::IvaeFrozen || f.config.envs.iter().any(|e| f.config.anchors.iter().all(|a| a.env != *e));
     let z = model.encode(x, Some(&aux), std::path::Path::new("u"), None)?;
     Ok(prior_fit(&z, &env, &model.fitted.env_priors()).map(|p| PriorFit { priors_learned, ..p }))
