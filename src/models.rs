@@ -194,6 +194,24 @@ impl Model {
         }
     }
 
+    /// The posterior mean E[z | x, u] by self-normalised importance sampling with `k` draws per
+    /// row from the encoder (`Vae::encode_importance`; `first_row`: where this chunk starts, so
+    /// chunked calls give the same codes as one). Only a model with an encoder has a posterior to
+    /// sample: flows and the flow generator's codes are exact, factor analysis's closed-form.
+    pub fn encode_importance(&self, x: &Matrix, u: Option<&Aux>, u_path: &Path, k: usize, seed: u64, first_row: usize) -> Result<Matrix> {
+        match &self.fitted {
+            Fitted::Vae(v) => {
+                let onehot = v.u_features(u, x.rows, u_path)?;
+                Ok(v.encode_importance(x, &onehot, k, seed, first_row))
+            }
+            _ => Err(Error::usage(format!(
+                "--importance-samples needs a model with an encoder (vae, or the iVAE family's MLP generator); this {} model's code is {}",
+                self.kind.name(),
+                if matches!(self.fitted, Fitted::Fa(_)) { "the closed-form posterior mean already" } else { "exact (an invertible map), with no posterior to sample" }
+            ))),
+        }
+    }
+
     /// Error naming `u_path` (and the row of the first label the model never saw in training, or
     /// the column count of a real-valued u) unless u fits the model.
     pub fn check_aux(&self, u: &Aux, u_path: &Path) -> Result<()> {

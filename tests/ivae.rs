@@ -427,6 +427,10 @@ fn the_flow_generator_recovers_z_and_encodes_without_u() {
     let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
     assert!(inspect.contains("generator     flow"), "{inspect}");
     expect_input_error(&["encode", "--model", p(&model), "--data", p(&data), "--aux", p(&dir.join("nope.npy")), "--out", p(&codes), "--force"], &["nope.npy"]);
+    // The flow generator's code is exact: no posterior to importance-sample, and nothing written.
+    let iw_out = dir.join("z_iw.npy");
+    expect_input_error(&["encode", "--model", p(&model), "--data", p(&data), "--importance-samples", "64", "--out", p(&iw_out)], &["--importance-samples", "exact"]);
+    assert!(!iw_out.exists());
 }
 
 /// `--generator` refusals: each names what is wrong and what to do.
@@ -540,6 +544,20 @@ fn a_noisy_fit_of_the_noiseless_generator_is_not_certified() {
     eprintln!("determination {:.4} (per coordinate {:?}) vs strong_mcc {a:.4}; agreement {:.4}", det.mean, det.per_coordinate, c.agreement);
     assert!(det.mean < 0.95 && (a - 0.01..a + 0.06).contains(&det.mean), "bootstrap {:.4} vs actual {a:.4}", det.mean);
     assert!(!c.agrees && text.contains("noisy estimate of the latent") && text.contains("NOT certified"), "{text}");
+    // The importance-sampled posterior mean on the command line: seeded, and at least as close to z.
+    let iw = |seed: &str, name: &str| {
+        let out = dir.join(name);
+        let run = strongid(&["encode", "--model", p(&model), "--data", p(&dir.join("data0.2")), "--importance-samples", "256", "--seed", seed, "--out", p(&out)]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        strongid::io::read_matrix(&out).unwrap()
+    };
+    let z_iw = iw("1", "z_iw1.npy");
+    assert_eq!(z_iw.data, iw("1", "z_iw1b.npy").data);
+    let s_iw = strongid::metrics::evaluate(ds.z.as_ref().unwrap(), &z_iw).unwrap().strong_mcc;
+    eprintln!("importance-sampled code {s_iw:.4} vs encoder mean {a:.4}");
+    assert!(s_iw > a - 0.002, "importance-sampled code {s_iw:.4} vs encoder mean {a:.4}");
+    let both = strongid(&["encode", "--model", p(&model), "--data", p(&dir.join("data0.2")), "--importance-samples", "8", "--sample", "--out", p(&dir.join("z_both.npy"))]);
+    assert_eq!(both.status.code(), Some(2), "--sample with --importance-samples is refused");
 }
 
 /// Issue #21: with anchors the latent dimension defaults to theirs (5 latents, 12 observed
@@ -614,4 +632,47 @@ fn the_importance_weighted_bound_is_below_and_near_the_exact_likelihood() {
     // The gap to the exact likelihood: K = 512 closes most of the ELBO's (a random encoder).
     let (exact, tight): (f64, f64) = (exact.iter().sum(), tight.iter().sum());
     assert!(elbo < tight && exact - tight < 0.2 * (exact - elbo), "ELBO {elbo} < K = 512 bound {tight} < exact {exact}");
+}
+
+/// The importance-sampled posterior mean (`Vae::encode_importance`) against E[z | x, u] by
+/// quadrature (one latent, as above): with a random encoder q's own mean is far from it, and 4096
+/// draws from q land close. The codes are the same bits for the same seed, whatever the chunking.
+#[test]
+fn the_importance_sampled_code_is_the_models_posterior_mean() {
+    let config = VaeConfig { latent_dim: 1, obs_dim: 2, envs: vec![0, 1], posterior: strongid::ivae::PosteriorKind::Full, decoder_var: 0.05, ..small_config(Vec::new()) };
+    let vae = Vae::new(config, &mut stream(3, 0));
+    let p = &vae.params.values;
+    let n = 6;
+    let x = strongid::simulate::standard_normal(n, 2, &mut stream(4, 0));
+    let onehot = Matrix::from_fn(n, 2, |i, e| f64::from(i % 2 == e));
+    let grid: Vec<f64> = (0..=24_000).map(|k| -12.0 + k as f64 * 1e-3).collect();
+    let fz = tensor::to_matrix(vae.decode(p, tensor::from_matrix(&Matrix::new(grid.len(), 1, grid.clone()), DType::F32)));
+    let prior = vae.prior(p, Some(tensor::from_matrix(&onehot, DType::F32)), n, &tensor::from_matrix(&x, DType::F32));
+    let (pm, pv) = (tensor::to_vec(prior.mean), tensor::to_vec(prior.var));
+    let exact: Vec<f64> = (0..n)
+        .map(|i| {
+            let log_terms: Vec<f64> = grid
+                .iter()
+                .enumerate()
+                .map(|(k, z)| (0..2).map(|j| -0.5 * (x.get(i, j) - fz.get(k, j)).powi(2) / 0.05).sum::<f64>() - 0.5 * (z - pm[i]).powi(2) / pv[i])
+                .collect();
+            let m = log_terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let w: Vec<f64> = log_terms.iter().map(|t| (t - m).exp()).collect();
+            w.iter().zip(&grid).map(|(w, z)| w * z).sum::<f64>() / w.iter().sum::<f64>()
+        })
+        .collect();
+    let q_mean = vae.encode(&x, &onehot, None);
+    let iw = vae.encode_importance(&x, &onehot, 4096, 7, 0);
+    let err = |c: &Matrix| (0..n).map(|i| (c.get(i, 0) - exact[i]).abs()).sum::<f64>();
+    assert!(err(&iw) < 0.1 * err(&q_mean) && err(&iw) < 0.05 * n as f64, "importance {} vs encoder mean {} (summed |error|)", err(&iw), err(&q_mean));
+    // Same seed ⇒ same bits; chunks that start at multiples of the block give the same codes.
+    let big = strongid::simulate::standard_normal(2500, 2, &mut stream(5, 0));
+    let big_u = Matrix::from_fn(2500, 2, |i, e| f64::from(i % 2 == e));
+    let whole = vae.encode_importance(&big, &big_u, 8, 11, 0);
+    assert_eq!(whole.data, vae.encode_importance(&big, &big_u, 8, 11, 0).data);
+    let rows = |r: std::ops::Range<usize>| (big.select_rows(&r.clone().collect::<Vec<_>>()), big_u.select_rows(&r.collect::<Vec<_>>()));
+    let ((a, au), (b, bu)) = (rows(0..2048), rows(2048..2500));
+    let chunked = [vae.encode_importance(&a, &au, 8, 11, 0).data, vae.encode_importance(&b, &bu, 8, 11, 2048).data].concat();
+    assert_eq!(whole.data, chunked);
+    assert_ne!(whole.data, vae.encode_importance(&big, &big_u, 8, 12, 0).data);
 }

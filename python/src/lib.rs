@@ -142,12 +142,15 @@ impl PyModel {
     fn anchor_check_json(&self) -> Option<String> {
         self.model.fitted.anchor_check().map(|c| serde_json::to_string(c).expect("serializes"))
     }
-    #[pyo3(signature = (x, u_labels=None, u_real=None, sample_seed=None))]
-    fn encode<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>, u_labels: Option<PyReadonlyArray1<'py, i64>>, u_real: Option<PyReadonlyArray2<'py, f64>>, sample_seed: Option<u64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    #[pyo3(signature = (x, u_labels=None, u_real=None, sample_seed=None, importance_samples=0, importance_seed=0))]
+    fn encode<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>, u_labels: Option<PyReadonlyArray1<'py, i64>>, u_real: Option<PyReadonlyArray2<'py, f64>>, sample_seed: Option<u64>, importance_samples: usize, importance_seed: u64) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = matrix("X", &x)?;
         let u = aux(u_labels, u_real)?;
         self.model.check_columns(Path::new("X"), x.cols).map_err(py_err)?;
-        let z = interruptible(py, || self.model.encode(&x, u.as_ref(), Path::new("u"), sample_seed))?;
+        let z = interruptible(py, || match importance_samples {
+            0 => self.model.encode(&x, u.as_ref(), Path::new("u"), sample_seed),
+            k => self.model.encode_importance(&x, u.as_ref(), Path::new("u"), k, importance_seed, 0),
+        })?;
         Ok(out2(py, z))
     }
     #[pyo3(signature = (x, u_labels=None))]

@@ -101,11 +101,18 @@ class _Estimator(_SkTransformer, _SkBase):
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features as input.")
         return X
 
-    def transform(self, X, u=None):
+    def transform(self, X, u=None, importance_samples=0, random_state=None):
         """The codes of X: z = T(x) for flows, the posterior mean for the iVAE family, E[z | x]
-        for factor analysis."""
+        for factor analysis. ``importance_samples=K`` (models with an encoder: VAE, the iVAE
+        family's MLP generator) estimates the fitted model's posterior mean by self-normalised
+        importance sampling with K draws per row from the encoder instead of taking the encoder's
+        mean, seeded by ``random_state`` (as ``strongid encode --importance-samples K``)."""
         X = self._check_X(X)
+        if not isinstance(importance_samples, (int, np.integer)) or not 0 <= importance_samples <= 100_000:
+            raise ValueError(f"importance_samples must be an integer in 0..=100000, got {importance_samples!r}")
         labels, real = self._aux_for_transform(u, X.shape[0])
+        if importance_samples:
+            return self.model_.encode(X, labels, real, None, int(importance_samples), _seed(random_state))
         return self.model_.encode(X, labels, real)
 
     def _aux_for_transform(self, u, n):

@@ -192,3 +192,15 @@ def test_the_flow_generator_is_the_default_on_square_data_and_encodes_without_u(
         mlp.log_prob(d.X, d.u)
     with pytest.raises(ValueError, match="option of the MLP generator"):
         strongid.IVAE(generator="flow", posterior="diagonal").fit(d.X, d.u)
+
+
+def test_importance_sampled_codes_are_seeded_and_refused_without_an_encoder(tmi, lin):
+    est = strongid.FrozenIVAE(anchors=lin.priors, latent_dim=2, epochs=10, random_state=2).fit(lin.X, lin.u)
+    a = est.transform(lin.X, lin.u, importance_samples=64, random_state=1)
+    assert a.tobytes() == est.transform(lin.X, lin.u, importance_samples=64, random_state=1).tobytes()
+    assert a.tobytes() != est.transform(lin.X, lin.u, importance_samples=64, random_state=2).tobytes()
+    assert strongid.metrics.strong_mcc(lin.z, a) > 0.95
+    with pytest.raises(ValueError, match="exact"):
+        strongid.TMIFlow(epochs=2).fit(tmi.X).transform(tmi.X, importance_samples=8)
+    with pytest.raises(ValueError, match="importance_samples"):
+        est.transform(lin.X, lin.u, importance_samples=-1)

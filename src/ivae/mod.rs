@@ -14,6 +14,7 @@ pub mod init;
 pub mod warm;
 pub mod flow_generator;
 pub mod weighted;
+pub mod importance;
 
 use crate::error::{Error, Result};
 use crate::standardize::Standardize;
