@@ -17,21 +17,7 @@ impl Vae {
     /// Posterior means of the standardised rows `x` with K draws each (`eps`: K × [n, d]
     /// standard normals).
     pub fn iw_posterior_mean(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>, eps: Vec<Tensor<2>>) -> Tensor<2> {
-        let n = x.dims()[0];
-        let ln_2pi = (2.0 * std::f64::consts::PI).ln();
-        let q = self.posterior(p, x.clone(), onehot.clone());
-        let prior = self.prior(p, onehot, n, &x);
-        let (mut log_w, mut zs) = (Vec::with_capacity(eps.len()), Vec::with_capacity(eps.len()));
-        for e in eps {
-            // log q(z_k) up to the terms every k of a row shares (they cancel in normalised weights).
-            let log_q = e.clone().square().sum_dim(1).mul_scalar(-0.5);
-            let (z, _) = self.reparameterise(&q, e);
-            let dz = z.clone().sub(prior.mean.clone());
-            let log_p = dz.square().div(prior.var.clone()).add(prior.var.clone().log()).add_scalar(ln_2pi).sum_dim(1).mul_scalar(-0.5);
-            log_w.push(self.neg_log_lik(p, z.clone(), x.clone()).neg().add(log_p).sub(log_q));
-            zs.push(z);
-        }
-        let w = Tensor::cat(log_w, 1);
+        let (w, zs) = self.importance_draws(p, x, onehot, eps);
         let w = w.clone().sub(w.max_dim(1)).exp();
         let total = w.clone().sum_dim(1);
         let mut mean = zs[0].zeros_like();

@@ -448,6 +448,15 @@ impl Vae {
     /// bound for every K that increases to log p(x | u) as K → ∞ (K = 1: the ELBO in
     /// expectation). `eps`: K draws of [n, d] standard normals.
     pub fn log_lik_bound(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>, eps: Vec<Tensor<2>>) -> Tensor<1> {
+        let k = eps.len();
+        let (w, _) = self.importance_draws(p, x, onehot, eps);
+        let max = w.clone().max_dim(1);
+        w.sub(max.clone()).exp().sum_dim(1).log().add(max).sub_scalar((k as f64).ln()).squeeze_dim::<1>(1)
+    }
+
+    /// Draws z_k = m + L ε_k from q(z | x, u) and their log importance weights
+    /// log p(x | z_k) + log p(z_k | u) − log q(z_k | x, u), as [n, K] (column k: draw k).
+    fn importance_draws(&self, p: &[Tensor<2>], x: Tensor<2>, onehot: Option<Tensor<2>>, eps: Vec<Tensor<2>>) -> (Tensor<2>, Vec<Tensor<2>>) {
         let n = x.dims()[0];
         let d = self.config.latent_dim as f64;
         let ln_2pi = (2.0 * std::f64::consts::PI).ln();
@@ -455,7 +464,7 @@ impl Vae {
         let prior = self.prior(p, onehot, n, &x);
         // log q(z) = −½ ‖ε‖² − Σ_j log L_jj − (d/2) log 2π, L_jj = √v_j.
         let log_det = q.var.clone().log().sum_dim(1).mul_scalar(0.5);
-        let k = eps.len();
+        let mut zs = Vec::with_capacity(eps.len());
         let log_w: Vec<Tensor<2>> = eps
             .into_iter()
             .map(|e| {
@@ -463,12 +472,12 @@ impl Vae {
                 let (z, _) = self.reparameterise(&q, e);
                 let dz = z.clone().sub(prior.mean.clone());
                 let log_p = dz.square().div(prior.var.clone()).add(prior.var.clone().log()).add_scalar(ln_2pi).sum_dim(1).mul_scalar(-0.5);
-                self.neg_log_lik(p, z, x.clone()).neg().add(log_p).sub(log_q)
+                let w = self.neg_log_lik(p, z.clone(), x.clone()).neg().add(log_p).sub(log_q);
+                zs.push(z);
+                w
             })
             .collect();
-        let w = Tensor::cat(log_w, 1);
-        let max = w.clone().max_dim(1);
-        w.sub(max.clone()).exp().sum_dim(1).log().add(max).sub_scalar((k as f64).ln()).squeeze_dim::<1>(1)
+        (Tensor::cat(log_w, 1), zs)
     }
 
     pub fn decode(&self, p: &[Tensor<2>], z: Tensor<2>) -> Tensor<2> {
