@@ -196,14 +196,19 @@ impl Model {
 
     /// The posterior mean E[z | x, u] by self-normalised importance sampling with `k` draws per
     /// row from the encoder (`Vae::encode_importance`; `first_row`: where this chunk starts, so
-    /// chunked calls give the same codes as one). Only a model with an encoder has a posterior to
-    /// sample: flows and the flow generator's codes are exact, factor analysis's closed-form.
+    /// chunked calls give the same codes as one). Refused as `check_importance` says.
     pub fn encode_importance(&self, x: &Matrix, u: Option<&Aux>, u_path: &Path, k: usize, seed: u64, first_row: usize) -> Result<Matrix> {
+        self.check_importance()?;
+        let Fitted::Vae(v) = &self.fitted else { unreachable!("check_importance admits only models with an encoder") };
+        let onehot = v.u_features(u, x.rows, u_path)?;
+        Ok(v.encode_importance(x, &onehot, k, seed, first_row))
+    }
+
+    /// Only a model with an encoder has a posterior to importance-sample: flows' and the flow
+    /// generator's codes are exact, factor analysis's posterior mean is closed-form.
+    pub fn check_importance(&self) -> Result<()> {
         match &self.fitted {
-            Fitted::Vae(v) => {
-                let onehot = v.u_features(u, x.rows, u_path)?;
-                Ok(v.encode_importance(x, &onehot, k, seed, first_row))
-            }
+            Fitted::Vae(_) => Ok(()),
             _ => Err(Error::usage(format!(
                 "--importance-samples needs a model with an encoder (vae, or the iVAE family's MLP generator); this {} model's code is {}",
                 self.kind.name(),
