@@ -110,9 +110,10 @@ pub struct FitOptions {
     /// Hidden units per layer (default: 64; 32 for the iVAE family's flow generator).
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Hidden layers per network.
-    #[arg(long, default_value_t = 2)]
-    pub hidden_layers: usize,
+    /// Hidden layers per network (default: 2; 3 for the MLP generator with learned noise that
+    /// `--generator auto` refits a rejected flow fit with on square data).
+    #[arg(long)]
+    pub hidden_layers: Option<usize>,
     /// Epochs at most (default: 100; 40 for the iVAE family's flow generator).
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -185,6 +186,11 @@ impl FitOptions {
         }
     }
 
+    /// Hidden layers per network: as given, else 2.
+    pub fn hidden_layers(&self) -> usize {
+        self.hidden_layers.unwrap_or(2)
+    }
+
     fn flow_config(&self, kind: ModelKind, dim: usize, b: &Budget) -> FlowConfig {
         let transform = match self.transform {
             TransformArg::Affine => TransformKind::Affine,
@@ -194,14 +200,14 @@ impl FitOptions {
         // The iVAE's generator inverts a dense nonlinear mixing: one linear layer per step
         // (flows::linear), and depth growing with d (measured: docs/src/benchmarks.md, #21).
         let layers = self.layers.unwrap_or(if flow_kind { 3 } else { dim.clamp(5, 10) });
-        FlowConfig { dim, layers, hidden: b.hidden, hidden_layers: self.hidden_layers, transform, triangular: kind == ModelKind::TmiFlow, linear: !flow_kind }
+        FlowConfig { dim, layers, hidden: b.hidden, hidden_layers: self.hidden_layers(), transform, triangular: kind == ModelKind::TmiFlow, linear: !flow_kind }
     }
     fn vae_options(&self, kind: ModelKind, obs_dim: usize, b: &Budget) -> VaeOptions {
         VaeOptions {
             variant: kind.ivae_variant().expect("iVAE-family options for an iVAE-family kind"),
             latent_dim: self.latent_dim.unwrap_or(obs_dim),
             hidden: b.hidden,
-            hidden_layers: self.hidden_layers,
+            hidden_layers: self.hidden_layers(),
             activation: self.activation,
             decoder_var: self.decoder_var,
             prior_mean: self.modulation == Modulation::MeanVariance,
@@ -283,7 +289,7 @@ impl FitOptions {
         if self.epochs == Some(0) || self.hidden == Some(0) {
             return Err(crate::error::Error::usage("--epochs and --hidden must be at least 1"));
         }
-        let (h, l) = (hidden as u128, self.hidden_layers as u128 + 1);
+        let (h, l) = (hidden as u128, self.hidden_layers.unwrap_or(crate::noisy_refit::NOISY_HIDDEN_LAYERS) as u128 + 1);
         crate::error::check_values(&format!("--hidden {hidden} (a network's {hidden}² weights per layer × {l} layers)"), h * h * l)?;
         crate::error::check_values(&format!("--batch {} × --hidden {hidden}", self.batch), self.batch as u128 * h)?;
         if self.objective_weights.len() != 4 {

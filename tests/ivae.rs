@@ -463,6 +463,7 @@ fn generator_options_that_cannot_apply_are_refused() {
         // The lift's noisy MLP generator is wider than the MLP generator's default (measured).
         let strongid::models::Fitted::Vae(v) = &m.fitted else { unreachable!() };
         assert_eq!(v.config.hidden, if lifted { strongid::noisy_refit::LIFT_HIDDEN } else { 64 }, "{extra:?}");
+        assert_eq!(v.config.hidden_layers, 2, "{extra:?}");
     }
 }
 
@@ -527,6 +528,9 @@ fn a_noisy_fit_of_the_noiseless_generator_is_not_certified() {
     assert!(refit.kept_noisy && refit.noisy_heldout_bound < refit.flow_heldout_nll && refit.flow_fit.misspecified, "{text}");
     assert!(refit.noise_sd.iter().all(|s| (0.12..0.3).contains(s)), "noise sd {:?} for a true 0.2", refit.noise_sd);
     assert!(matches!(noisy.fitted, strongid::models::Fitted::Vae(_)) && text.contains("generator: mlp with learned observation noise (the flow generator's fit was rejected"), "{text}");
+    // Deeper than the MLP generator's default (measured: noisy_refit::NOISY_HIDDEN_LAYERS).
+    let strongid::models::Fitted::Vae(v) = &noisy.fitted else { unreachable!() };
+    assert_eq!((v.config.hidden, v.config.hidden_layers), (64, strongid::noisy_refit::NOISY_HIDDEN_LAYERS));
     let inspect = String::from_utf8_lossy(&strongid(&["inspect", p(&model)]).stdout).to_string();
     assert!(inspect.contains("auto          mlp with learned observation noise") && inspect.contains("(learned, data units)"), "{inspect}");
     let ds = strongid::io::Dataset::load(&dir.join("data0.2")).unwrap();

@@ -256,12 +256,13 @@ class IVAE(_WithU, _Estimator):
     network λ(u) for a real-valued u); identifiable up to affine maps of T(z) (Prop. 4.3).
     ``generator``: "auto" (a flow fitted by exact likelihood on square data with environment
     labels, unless an option of the MLP generator is changed), "mlp" or "flow"; ``layers``: the
-    flow generator's steps (None: one per latent dimension, 5 to 10, each after an LU linear layer). ``hidden``, ``epochs``, ``lr``, ``bins``, ``schedule``: None takes the
-    generator's defaults (flow: 32, 40, 1e-2, 6, "cosine"; MLP: 64, 100, 3e-3, -, "plateau")."""
+    flow generator's steps (None: one per latent dimension, 5 to 10, each after an LU linear layer). ``hidden``, ``hidden_layers``, ``epochs``, ``lr``, ``bins``, ``schedule``: None takes the
+    generator's defaults (flow: 32, 2, 40, 1e-2, 6, "cosine"; MLP: 64, 2, 100, 3e-3, -, "plateau"; auto's
+    MLP generator with learned noise: 3 hidden layers when it refits a square flow fit, 128 units when D > d)."""
 
     _kind = "ivae"
 
-    def __init__(self, latent_dim=None, modulation="mean-variance", generator="auto", layers=None, hidden=None, hidden_layers=2, activation="lrelu", decoder_var=0.01,
+    def __init__(self, latent_dim=None, modulation="mean-variance", generator="auto", layers=None, hidden=None, hidden_layers=None, activation="lrelu", decoder_var=0.01,
                  learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=None, batch=256, lr=None, schedule=None, bins=None,
                  patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
         _store(self, locals())
@@ -275,7 +276,7 @@ class FrozenIVAE(_WithU, _Estimator):
 
     _kind = "ivae-frozen"
 
-    def __init__(self, anchors=None, freeze_after=None, anchor_envs=None, allow_weak=False, latent_dim=None, generator="auto", layers=None, hidden=None, hidden_layers=2,
+    def __init__(self, anchors=None, freeze_after=None, anchor_envs=None, allow_weak=False, latent_dim=None, generator="auto", layers=None, hidden=None, hidden_layers=None,
                  activation="lrelu", decoder_var=0.01, learn_decoder_var=False, standardize=True, warm_start=10, posterior="full", epochs=None,
                  batch=256, lr=None, schedule=None, bins=None, patience=10, val_fraction=0.1, random_state=0, verbose=False, restarts=None):
         _store(self, locals())
