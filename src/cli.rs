@@ -48,7 +48,7 @@ enum Command {
         /// The posterior mean by self-normalised importance sampling with this many draws per row
         /// from the encoder (vae and the iVAE family's MLP generator; 0: the encoder's mean).
         /// Removes the encoder's amortisation gap: on noisy data 512 draws raised strong_mcc by
-        /// 0.003–0.005 toward the Bayes-optimal code's (data seeds 201–210). Seeded by --seed
+        /// 0.002–0.004 toward the Bayes-optimal code's (data seeds 201–210). Seeded by --seed
         #[arg(long, default_value_t = 0, conflicts_with = "sample", value_parser = clap::value_parser!(u64).range(0..=100_000))]
         importance_samples: u64,
         /// Seeds the posterior draws of --sample and --importance-samples.
