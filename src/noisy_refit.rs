@@ -208,7 +208,8 @@ pub fn after_flow(kind: ModelKind, opts: &FitOptions, ds: &Dataset, u: Option<&A
 /// Tuning seeds 301–305, σ = 0.05 and 0.1: 3 layers gained 0.0014–0.0038 on each of the ten
 /// datasets at 1.15× the time (4 layers another 0.001 at 1.4×; 96 and 128 units with 3 layers
 /// 0.004–0.0075 over 2 layers at 1.6× and 2.1×); data seeds 201–210: +0.000–0.004 on all 30
-/// noisy fits. The lift keeps 2 layers: 3 gained 0.001–0.005 there at 1.2–1.5× its time.
+/// noisy fits, at ≈ 1.3× the refit's time (bench/ivae_speed_cases.sh, noise against sq5). The
+/// lift keeps 2 layers: 3 gained 0.001–0.005 there at 1.2–1.5× its time.
 pub const NOISY_HIDDEN_LAYERS: usize = 3;
 
 /// Hidden units of the lift's noisy MLP generator (the MLP generator's own default is 64).
