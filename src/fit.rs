@@ -111,7 +111,7 @@ pub struct FitOptions {
     #[arg(long)]
     pub hidden: Option<usize>,
     /// Hidden layers per network (default: 2; 3 for the MLP generator with learned noise that
-    /// `--generator auto` refits a rejected flow fit with on square data).
+    /// `--generator auto` fits when it rejects a flow fit on square data).
     #[arg(long)]
     pub hidden_layers: Option<usize>,
     /// Epochs at most (default: 100; 40 for the iVAE family's flow generator).
